@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { expect } from 'vitest';
+
+/** Asserts `actual` and `expected` agree elementwise within `atol + rtol·|expected|`. */
+export function expectArrayClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  { atol = 1e-6, rtol = 0 }: { atol?: number; rtol?: number } = {},
+): void {
+  expect(actual.length, 'length').toBe(expected.length);
+  let worst = -1;
+  let worstExcess = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i] as number;
+    const e = expected[i] as number;
+    const excess = Math.abs(a - e) - (atol + rtol * Math.abs(e));
+    if (!(excess <= 0) && (worst < 0 || excess > worstExcess || Number.isNaN(excess))) {
+      worst = i;
+      worstExcess = excess;
+    }
+  }
+  if (worst >= 0) {
+    expect.fail(
+      `element ${worst}: got ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol})`,
+    );
+  }
+}
+
+/** Asserts a tensor has `shape` and values close to `expected` (flattened). */
+export async function expectTensorClose(
+  actual: tf.Tensor,
+  expected: ArrayLike<number>,
+  shape: number[],
+  tolerance?: { atol?: number; rtol?: number },
+): Promise<void> {
+  expect(actual.shape).toEqual(shape);
+  expectArrayClose(await actual.data(), expected, tolerance);
+}
+
+/**
+ * Runs `fn` and asserts it leaves `tf.memory().numTensors` where it found it.
+ * Returns what `fn` returned.
+ */
+export async function expectNoTensorLeak<T>(fn: () => T | Promise<T>): Promise<T> {
+  const before = tf.memory().numTensors;
+  const result = await fn();
+  expect(tf.memory().numTensors, 'tensors alive after the call').toBe(before);
+  return result;
+}
+
+/** A small deterministic RNG (mulberry32) for test inputs. */
+export function testRng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
