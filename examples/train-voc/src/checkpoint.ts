@@ -1,0 +1,252 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * A checkpoint on disk is a directory `ckpt-<iteration, 8 digits>/` holding
+ * `tensors.bin` (raw little-endian float32, concatenated) and `state.json`
+ * (everything else, plus each tensor's name, shape and byte range and the
+ * SHA-256 of `tensors.bin`). It is written into a temporary sibling
+ * directory, every file fsynced, then renamed into place and the parent
+ * fsynced: a directory named `ckpt-*` is therefore always complete, and a
+ * crash mid-write leaves at most a `.tmp-*` directory that the next run
+ * removes.
+ */
+export interface CheckpointTensor {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly values: Float32Array;
+}
+
+export interface CheckpointData<S = Record<string, unknown>> {
+  readonly iteration: number;
+  /** Model weights, in `model.weights` order. */
+  readonly model: readonly CheckpointTensor[];
+  /** Optimizer slot tensors, in the optimizer's order. */
+  readonly optimizer: readonly CheckpointTensor[];
+  /** JSON-serialisable rest: run config, schedule position, RNG state, optimizer scalars. */
+  readonly state: S;
+}
+
+interface TensorEntry {
+  name: string;
+  shape: number[];
+  group: 'model' | 'optimizer';
+  offset: number;
+  length: number;
+}
+
+interface StateFile {
+  format: 'ssd-train-voc-checkpoint';
+  version: 1;
+  iteration: number;
+  sha256: string;
+  bytes: number;
+  tensors: TensorEntry[];
+  state: unknown;
+}
+
+export class CheckpointError extends Error {
+  override readonly name = 'CheckpointError';
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+  }
+}
+
+const NAME = /^ckpt-(\d{8,})$/;
+
+export function checkpointName(iteration: number): string {
+  return `ckpt-${String(iteration).padStart(8, '0')}`;
+}
+
+/** Test hook: pause (ms) half-way through writing `tensors.bin`, so a test can kill the writer there. */
+function testPauseMs(): number {
+  const v = Number(process.env.SSD_TRAIN_VOC_CHECKPOINT_PAUSE_MS ?? 0);
+  return Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+async function writeFileSynced(file: string, chunks: readonly Uint8Array[]): Promise<void> {
+  const handle = await fs.open(file, 'w');
+  try {
+    for (let i = 0; i < chunks.length; i++) {
+      await handle.write(chunks[i]!);
+      if (i === Math.floor(chunks.length / 2) && testPauseMs() > 0) {
+        await new Promise((r) => setTimeout(r, testPauseMs()));
+      }
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function bytesOf(values: Float32Array): Uint8Array {
+  // Float32Array is little-endian on every platform Node runs on (x64, arm64).
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/**
+ * Writes a checkpoint atomically into `dir` and deletes all but the newest
+ * `keep` checkpoints. Returns the checkpoint's directory.
+ */
+export async function saveCheckpoint(
+  dir: string,
+  data: CheckpointData<unknown>,
+  options: { keep: number } = { keep: 3 },
+): Promise<string> {
+  await fs.mkdir(dir, { recursive: true });
+  const final = path.join(dir, checkpointName(data.iteration));
+  const tmp = path.join(dir, `.tmp-${checkpointName(data.iteration)}-${process.pid}`);
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(tmp);
+
+  const entries: TensorEntry[] = [];
+  const chunks: Uint8Array[] = [];
+  const hash = createHash('sha256');
+  let offset = 0;
+  for (const [group, list] of [
+    ['model', data.model],
+    ['optimizer', data.optimizer],
+  ] as const) {
+    for (const t of list) {
+      const size = t.shape.reduce((a, b) => a * b, 1);
+      if (size !== t.values.length) {
+        throw new CheckpointError(
+          t.name,
+          `shape [${t.shape}] needs ${size} values, got ${t.values.length}`,
+        );
+      }
+      const bytes = bytesOf(t.values);
+      chunks.push(bytes);
+      hash.update(bytes);
+      entries.push({ name: t.name, shape: [...t.shape], group, offset, length: bytes.byteLength });
+      offset += bytes.byteLength;
+    }
+  }
+  const stateFile: StateFile = {
+    format: 'ssd-train-voc-checkpoint',
+    version: 1,
+    iteration: data.iteration,
+    sha256: hash.digest('hex'),
+    bytes: offset,
+    tensors: entries,
+    state: data.state,
+  };
+  await writeFileSynced(path.join(tmp, 'tensors.bin'), chunks);
+  await writeFileSynced(path.join(tmp, 'state.json'), [
+    Buffer.from(JSON.stringify(stateFile, null, 1)),
+  ]);
+  await syncDir(tmp);
+  // Re-saving the same iteration (Ctrl-C right after a periodic save) replaces it.
+  await fs.rm(final, { recursive: true, force: true });
+  await fs.rename(tmp, final);
+  await syncDir(dir);
+  await pruneCheckpoints(dir, options.keep);
+  return final;
+}
+
+/** Iterations of the complete checkpoints in `dir`, ascending. */
+export async function listCheckpoints(dir: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .map((n) => NAME.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => Number(m[1]))
+    .sort((a, b) => a - b);
+}
+
+/** Removes leftovers of interrupted writes and all but the newest `keep` checkpoints. */
+export async function pruneCheckpoints(dir: string, keep: number): Promise<void> {
+  const names = await fs.readdir(dir);
+  for (const n of names) {
+    if (n.startsWith('.tmp-ckpt-')) {
+      const pid = Number(n.split('-').pop());
+      // Another live writer's temp directory is left alone.
+      if (pid !== process.pid && isAlive(pid)) continue;
+      if (pid === process.pid) continue;
+      await fs.rm(path.join(dir, n), { recursive: true, force: true });
+    }
+  }
+  const iterations = await listCheckpoints(dir);
+  const drop = iterations.slice(0, Math.max(0, iterations.length - Math.max(1, keep)));
+  for (const it of drop) {
+    await fs.rm(path.join(dir, checkpointName(it)), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads and verifies (size, SHA-256, shapes) one checkpoint directory. */
+export async function loadCheckpoint<S = Record<string, unknown>>(
+  checkpointDir: string,
+): Promise<CheckpointData<S>> {
+  const stateName = path.join(checkpointDir, 'state.json');
+  const binName = path.join(checkpointDir, 'tensors.bin');
+  let parsed: StateFile;
+  try {
+    parsed = JSON.parse(await fs.readFile(stateName, 'utf8')) as StateFile;
+  } catch (e) {
+    throw new CheckpointError(stateName, `cannot read checkpoint state (${(e as Error).message})`);
+  }
+  if (parsed.format !== 'ssd-train-voc-checkpoint' || parsed.version !== 1) {
+    throw new CheckpointError(stateName, `not a version-1 ssd-train-voc checkpoint`);
+  }
+  const bin = await fs.readFile(binName).catch((e: Error) => {
+    throw new CheckpointError(binName, `cannot read tensors (${e.message})`);
+  });
+  if (bin.byteLength !== parsed.bytes) {
+    throw new CheckpointError(
+      binName,
+      `expected ${parsed.bytes} bytes, found ${bin.byteLength} (truncated or foreign file)`,
+    );
+  }
+  const digest = createHash('sha256').update(bin).digest('hex');
+  if (digest !== parsed.sha256) {
+    throw new CheckpointError(binName, `SHA-256 mismatch: the file is corrupt`);
+  }
+  const model: CheckpointTensor[] = [];
+  const optimizer: CheckpointTensor[] = [];
+  for (const e of parsed.tensors) {
+    const size = e.shape.reduce((a, b) => a * b, 1);
+    if (e.length !== size * 4 || e.offset + e.length > bin.byteLength || e.offset % 4 !== 0) {
+      throw new CheckpointError(stateName, `tensor ${e.name}: byte range does not fit its shape`);
+    }
+    // Copy out so the tensors do not pin the whole file buffer.
+    const values = new Float32Array(size);
+    new Uint8Array(values.buffer).set(bin.subarray(e.offset, e.offset + e.length));
+    (e.group === 'model' ? model : optimizer).push({ name: e.name, shape: e.shape, values });
+  }
+  return { iteration: parsed.iteration, model, optimizer, state: parsed.state as S };
+}
+
+/** The newest complete checkpoint in `dir`, or `undefined` when there is none. */
+export async function latestCheckpoint(dir: string): Promise<string | undefined> {
+  const iterations = await listCheckpoints(dir);
+  const last = iterations[iterations.length - 1];
+  return last === undefined ? undefined : path.join(dir, checkpointName(last));
+}
