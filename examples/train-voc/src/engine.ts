@@ -1,0 +1,73 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { TrainableParam } from './optimizer';
+import type { GradientEngine, HostBatch, LossParts } from './trainer';
+
+/** The MultiBox loss as `@ssd/loss` computes it (scalars). */
+export type LossFunction = (
+  predictions: { locPred: tf.Tensor3D; logits: tf.Tensor3D },
+  targets: { locTargets: tf.Tensor3D; labels: tf.Tensor2D },
+) => { total: tf.Scalar; localization: tf.Scalar; confidence: tf.Scalar };
+
+export interface LocalEngineOptions {
+  readonly params: readonly TrainableParam[];
+  /** The network in training mode: preprocessed images → `[locPred, logits]`. */
+  readonly forward: (images: tf.Tensor4D) => [tf.Tensor3D, tf.Tensor3D];
+  /** RGB 0–255 → network input (`@ssd/vgg-ssd`'s `preprocess`). */
+  readonly preprocess: (images: tf.Tensor4D) => tf.Tensor4D;
+  readonly loss: LossFunction;
+}
+
+/** Tensors of a host batch; the caller owns them. */
+export function batchTensors(batch: HostBatch): {
+  images: tf.Tensor4D;
+  locTargets: tf.Tensor3D;
+  labels: tf.Tensor2D;
+} {
+  const { batchSize: b, inputSize: s, numAnchors: p } = batch;
+  return {
+    images: tf.tensor4d(batch.images, [b, s, s, 3], 'float32'),
+    locTargets: tf.tensor3d(batch.locTargets, [b, p, 4], 'float32'),
+    labels: tf.tensor2d(batch.labels, [b, p], 'int32'),
+  };
+}
+
+/** Gradients on the current backend, in this thread. */
+export function createLocalEngine(o: LocalEngineOptions): GradientEngine {
+  const variables = o.params.map((p) => p.variable);
+  return {
+    async compute(batch) {
+      const out = tf.tidy(() => {
+        const t = batchTensors(batch);
+        const x = o.preprocess(t.images);
+        let localization: tf.Scalar | undefined;
+        let confidence: tf.Scalar | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const [locPred, logits] = o.forward(x);
+          const l = o.loss({ locPred, logits }, { locTargets: t.locTargets, labels: t.labels });
+          localization = tf.keep(l.localization);
+          confidence = tf.keep(l.confidence);
+          return l.total;
+        }, variables);
+        return {
+          value,
+          localization: localization!,
+          confidence: confidence!,
+          grads: variables.map((v) => grads[v.name]!),
+        };
+      });
+      const [total, localization, confidence] = await Promise.all([
+        out.value.data(),
+        out.localization.data(),
+        out.confidence.data(),
+      ]);
+      tf.dispose([out.value, out.localization, out.confidence]);
+      const loss: LossParts = {
+        total: total[0]!,
+        localization: localization[0]!,
+        confidence: confidence[0]!,
+      };
+      return { loss, grads: out.grads };
+    },
+    dispose() {},
+  };
+}
