@@ -1,0 +1,12 @@
+export { AtrousConv2D, L2Normalization, atrousConv2d } from './layers';
+export type { AtrousConv2DArgs, L2NormalizationArgs } from './layers';
+export {
+  SsdConfigError,
+  anchorConfigForInputSize,
+  anchorConfigForModel,
+  createSsdVgg16,
+  headLayerNames,
+  ssdFeatureMapSizes,
+} from './model';
+export type { SsdVgg16Options } from './model';
+export { PREPROCESS_MEAN_RGB, preprocess } from './preprocess';
