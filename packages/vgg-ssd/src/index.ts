@@ -10,3 +10,11 @@ export {
 } from './model';
 export type { SsdVgg16Options } from './model';
 export { PREPROCESS_MEAN_RGB, preprocess } from './preprocess';
+export {
+  MAX_MODEL_JSON_BYTES,
+  MAX_WEIGHT_BYTES,
+  WeightsFileError,
+  fileSystemHandler,
+  loadSsdModel,
+  saveSsdModel,
+} from './io';
