@@ -1,4 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
+import type * as FsPromises from 'node:fs/promises';
+import type * as NodePath from 'node:path';
+import type * as NodeCrypto from 'node:crypto';
 import * as tfl from '@tensorflow/tfjs-layers';
 import './layers'; // registers the custom layers before any load
 
@@ -21,9 +24,9 @@ export const MAX_WEIGHT_BYTES = 2 * 1024 * 1024 * 1024;
 
 const MODEL_JSON = 'model.json';
 
-type Fs = typeof import('node:fs/promises');
-type Path = typeof import('node:path');
-type Crypto = typeof import('node:crypto');
+type Fs = typeof FsPromises;
+type Path = typeof NodePath;
+type Crypto = typeof NodeCrypto;
 
 async function nodeModules(): Promise<{ fs: Fs; path: Path; crypto: Crypto }> {
   // Imported lazily so that the package still loads where there is no file system.
