@@ -8,6 +8,8 @@ export {
   drawIouCrop,
   drawPhotometric,
   expand,
+  photometricInPlace,
+  photometricUint8InPlace,
   horizontalFlip,
   photometricDistort,
   randomIouCrop,

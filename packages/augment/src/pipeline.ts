@@ -8,12 +8,12 @@ import type {
 import {
   AugmentOptionError,
   VOC_MEAN_RGB,
-  applyPhotometric,
   checkProbability,
   cropBoxes,
   drawExpand,
   drawIouCrop,
   drawPhotometric,
+  photometricUint8InPlace,
   resample,
 } from './transforms';
 
@@ -67,9 +67,12 @@ function outputSize(size: SsdAugmentationOptions['size']): { width: number; heig
  *
  * It draws exactly what `compose(photometricDistort(), expand(), randomIouCrop(),
  * horizontalFlip(), verticalFlip({ probability: 0 }), resize(size))` draws from the same
- * RNG and gives the same image (within rounding), but never materialises the zoomed-out
- * canvas or the crop: one bilinear pass maps the output pixels back to the source, so a
- * 4× zoom-out costs no more than any other sample.
+ * RNG, with the same boxes, but never materialises the zoomed-out canvas or the crop:
+ * one bilinear pass maps the output pixels back to the source, so a 4× zoom-out costs
+ * no more than any other sample. The photometric distortion is applied to the output
+ * pixels (not the zoom-out fill) rather than the source's: the same per-pixel
+ * operations, interpolated before instead of after. Without it the image equals the
+ * composed one within rounding.
  */
 export function ssdTrainAugmentation(
   options: SsdAugmentationOptions,
@@ -116,10 +119,12 @@ export function ssdTrainAugmentation(
     );
     const flipX = rng() < horizontalFlipProbability;
     const flipY = rng() < verticalFlipProbability;
-    const source = params ? applyPhotometric(sample.image, params) : sample.image;
-    const image = new Uint8Array(out.width * out.height * 3);
+    const canvas = { left: zoom?.left ?? 0, top: zoom?.top ?? 0, fill: mean };
+    const pixels = out.width * out.height;
+    const image = new Uint8Array(pixels * 3);
+    const fill = params ? new Uint8Array(pixels) : undefined;
     resample(
-      source,
+      sample.image,
       sample.width,
       sample.height,
       rect,
@@ -128,12 +133,13 @@ export function ssdTrainAugmentation(
       out.height,
       flipX,
       flipY,
-      {
-        left: zoom?.left ?? 0,
-        top: zoom?.top ?? 0,
-        fill: mean,
-      },
+      canvas,
+      fill,
     );
+    // Distort at the output resolution (fewer pixels than the source), leaving the
+    // zoom-out fill alone as Caffe does: the same per-pixel operations, applied after
+    // the bilinear interpolation instead of before, which is invisible.
+    if (params) photometricUint8InPlace(image, params, fill);
     const rel = kept.boxes;
     for (let k = 0; k < rel.length; k += 4) {
       const x0 = rel[k]! / rect.width;

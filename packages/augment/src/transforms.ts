@@ -128,8 +128,6 @@ function checkPhotometric(options: PhotometricOptions): void {
   checkRange('saturationRange', options.saturationRange ?? [0.5, 1.5], 0);
 }
 
-const clamp255 = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : v);
-
 /**
  * Applies drawn parameters to an RGB image: brightness (add), contrast (multiply),
  * saturation and hue (in HSV), in the order Caffe uses — brightness, contrast,
@@ -142,61 +140,239 @@ export function applyPhotometric(
   params: PhotometricParams,
 ): Float32Array {
   const out = Float32Array.from(image);
-  const { brightness, contrast, saturation, hue, contrastFirst, channelOrder } = params;
-  const n = out.length;
-  if (brightness !== undefined) for (let i = 0; i < n; i++) out[i] = clamp255(out[i]! + brightness);
-  if (contrast !== undefined && contrastFirst) {
-    for (let i = 0; i < n; i++) out[i] = clamp255(out[i]! * contrast);
-  }
-  if (saturation !== undefined || hue !== undefined) {
-    const sScale = saturation ?? 1;
-    const hShift = (hue ?? 0) / 60; // degrees → sextants
-    for (let i = 0; i < n; i += 3) {
-      const r = out[i]!;
-      const g = out[i + 1]!;
-      const b = out[i + 2]!;
-      const max = r > g ? (r > b ? r : b) : g > b ? g : b;
-      const min = r < g ? (r < b ? r : b) : g < b ? g : b;
-      const delta = max - min;
-      if (delta === 0) continue; // gray: no hue, saturation 0 stays 0
-      let h = max === r ? (g - b) / delta : max === g ? 2 + (b - r) / delta : 4 + (r - g) / delta;
-      let s = (delta / max) * sScale;
-      if (s > 1) s = 1;
-      h += hShift;
-      h = ((h % 6) + 6) % 6;
-      const v = max;
-      const sector = Math.floor(h);
-      const f = h - sector;
-      const p = v * (1 - s);
-      const q = v * (1 - s * f);
-      const t = v * (1 - s * (1 - f));
-      let rr: number, gg: number, bb: number;
-      switch (sector) {
-        case 0: rr = v; gg = t; bb = p; break; // prettier-ignore
-        case 1: rr = q; gg = v; bb = p; break; // prettier-ignore
-        case 2: rr = p; gg = v; bb = t; break; // prettier-ignore
-        case 3: rr = p; gg = q; bb = v; break; // prettier-ignore
-        case 4: rr = t; gg = p; bb = v; break; // prettier-ignore
-        default: rr = v; gg = p; bb = q; // prettier-ignore
-      }
-      out[i] = rr;
-      out[i + 1] = gg;
-      out[i + 2] = bb;
-    }
-  }
-  if (contrast !== undefined && !contrastFirst) {
-    for (let i = 0; i < n; i++) out[i] = clamp255(out[i]! * contrast);
-  }
-  if (channelOrder) {
-    const [c0, c1, c2] = channelOrder;
-    for (let i = 0; i < n; i += 3) {
-      const px = [out[i]!, out[i + 1]!, out[i + 2]!];
-      out[i] = px[c0]!;
-      out[i + 1] = px[c1]!;
-      out[i + 2] = px[c2]!;
-    }
-  }
+  photometricInPlace(out, params, undefined);
   return out;
+}
+
+/**
+ * {@link applyPhotometric} in place on `[N * 3]` float RGB; pixels whose `skip` flag is
+ * set are left alone (the zoom-out fill, which Caffe never distorts).
+ */
+export function photometricInPlace(
+  out: Float32Array,
+  params: PhotometricParams,
+  skip: Uint8Array | undefined,
+): void {
+  const { brightness, contrast, saturation, hue, contrastFirst, channelOrder } = params;
+  const n = out.length / 3;
+  const hsv = saturation !== undefined || hue !== undefined;
+  const sScale = saturation ?? 1;
+  const hShift = (hue ?? 0) / 60; // degrees → sextants
+  const b = brightness ?? 0;
+  const cBefore = contrast !== undefined && contrastFirst ? contrast : 1;
+  const cAfter = contrast !== undefined && !contrastFirst ? contrast : 1;
+  const hasB = brightness !== undefined;
+  const hasC1 = cBefore !== 1;
+  const hasC2 = cAfter !== 1;
+  const [o0, o1, o2] = channelOrder ?? [0, 1, 2];
+  const swap = channelOrder !== undefined;
+  for (let i = 0; i < n; i++) {
+    if (skip !== undefined && skip[i] === 1) continue;
+    const j = i * 3;
+    let r = out[j]!;
+    let g = out[j + 1]!;
+    let bl = out[j + 2]!;
+    if (hasB) {
+      r += b;
+      g += b;
+      bl += b;
+      r = r < 0 ? 0 : r > 255 ? 255 : r;
+      g = g < 0 ? 0 : g > 255 ? 255 : g;
+      bl = bl < 0 ? 0 : bl > 255 ? 255 : bl;
+    }
+    if (hasC1) {
+      r *= cBefore;
+      g *= cBefore;
+      bl *= cBefore;
+      r = r > 255 ? 255 : r;
+      g = g > 255 ? 255 : g;
+      bl = bl > 255 ? 255 : bl;
+    }
+    if (hsv) {
+      const max = r > g ? (r > bl ? r : bl) : g > bl ? g : bl;
+      const min = r < g ? (r < bl ? r : bl) : g < bl ? g : bl;
+      const delta = max - min;
+      // Gray pixels have no hue, and saturation 0 stays 0.
+      if (delta > 0) {
+        let h =
+          max === r ? (g - bl) / delta : max === g ? 2 + (bl - r) / delta : 4 + (r - g) / delta;
+        let sat = (delta / max) * sScale;
+        if (sat > 1) sat = 1;
+        h += hShift;
+        h = h - 6 * Math.floor(h / 6);
+        const sector = Math.floor(h);
+        const f = h - sector;
+        const v = max;
+        const p = v * (1 - sat);
+        const q = v * (1 - sat * f);
+        const t = v * (1 - sat * (1 - f));
+        if (sector === 0) {
+          r = v;
+          g = t;
+          bl = p;
+        } else if (sector === 1) {
+          r = q;
+          g = v;
+          bl = p;
+        } else if (sector === 2) {
+          r = p;
+          g = v;
+          bl = t;
+        } else if (sector === 3) {
+          r = p;
+          g = q;
+          bl = v;
+        } else if (sector === 4) {
+          r = t;
+          g = p;
+          bl = v;
+        } else {
+          r = v;
+          g = p;
+          bl = q;
+        }
+      }
+    }
+    if (hasC2) {
+      r *= cAfter;
+      g *= cAfter;
+      bl *= cAfter;
+      r = r > 255 ? 255 : r;
+      g = g > 255 ? 255 : g;
+      bl = bl > 255 ? 255 : bl;
+    }
+    if (swap) {
+      const px0 = r;
+      const px1 = g;
+      const px2 = bl;
+      r = o0 === 0 ? px0 : o0 === 1 ? px1 : px2;
+      g = o1 === 0 ? px0 : o1 === 1 ? px1 : px2;
+      bl = o2 === 0 ? px0 : o2 === 1 ? px1 : px2;
+    }
+    out[j] = r;
+    out[j + 1] = g;
+    out[j + 2] = bl;
+  }
+}
+
+/**
+ * {@link photometricInPlace} on 8-bit RGB, as Caffe runs it: each step rounds and
+ * saturates to 0..255. Brightness and contrast go through lookup tables; saturation
+ * alone is `max − k·(max − c)` per channel (scaling HSV saturation at fixed value and
+ * hue); only a hue shift needs the full HSV round trip. Pixels flagged in `skip` are
+ * left alone.
+ */
+export function photometricUint8InPlace(
+  out: Uint8Array,
+  params: PhotometricParams,
+  skip: Uint8Array | undefined,
+): void {
+  const { brightness, contrast, saturation, hue, contrastFirst, channelOrder } = params;
+  const sat = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+  const pre = new Uint8Array(256);
+  const post = new Uint8Array(256);
+  for (let v = 0; v < 256; v++) {
+    let x = brightness === undefined ? v : sat(v + brightness);
+    if (contrast !== undefined && contrastFirst) x = sat(x * contrast);
+    pre[v] = x;
+    post[v] = contrast !== undefined && !contrastFirst ? sat(v * contrast) : v;
+  }
+  const n = out.length / 3;
+  const hasHue = hue !== undefined;
+  const hasSat = saturation !== undefined;
+  const sScale = saturation ?? 1;
+  const hShift = (hue ?? 0) / 60;
+  const [o0, o1, o2] = channelOrder ?? [0, 1, 2];
+  const swap = channelOrder !== undefined;
+  if (!hasHue && !hasSat) {
+    const lut = new Uint8Array(256);
+    for (let v = 0; v < 256; v++) lut[v] = post[pre[v]!]!;
+    for (let i = 0; i < n; i++) {
+      if (skip !== undefined && skip[i] === 1) continue;
+      const j = i * 3;
+      const r = lut[out[j]!]!;
+      const g = lut[out[j + 1]!]!;
+      const b = lut[out[j + 2]!]!;
+      if (swap) {
+        out[j] = o0 === 0 ? r : o0 === 1 ? g : b;
+        out[j + 1] = o1 === 0 ? r : o1 === 1 ? g : b;
+        out[j + 2] = o2 === 0 ? r : o2 === 1 ? g : b;
+      } else {
+        out[j] = r;
+        out[j + 1] = g;
+        out[j + 2] = b;
+      }
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    if (skip !== undefined && skip[i] === 1) continue;
+    const j = i * 3;
+    let r = pre[out[j]!]!;
+    let g = pre[out[j + 1]!]!;
+    let b = pre[out[j + 2]!]!;
+    const max = r > g ? (r > b ? r : b) : g > b ? g : b;
+    const min = r < g ? (r < b ? r : b) : g < b ? g : b;
+    const delta = max - min;
+    if (delta > 0) {
+      if (!hasHue) {
+        // Saturation only: S' = k·S (capped at 1) at the same value and hue.
+        const k = sScale * delta > max ? max / delta : sScale;
+        r = Math.round(max - k * (max - r));
+        g = Math.round(max - k * (max - g));
+        b = Math.round(max - k * (max - b));
+      } else {
+        let h = max === r ? (g - b) / delta : max === g ? 2 + (b - r) / delta : 4 + (r - g) / delta;
+        let s = (delta / max) * sScale;
+        if (s > 1) s = 1;
+        h += hShift;
+        h = h - 6 * Math.floor(h / 6);
+        const sector = Math.floor(h);
+        const f = h - sector;
+        const v = max;
+        const p = Math.round(v * (1 - s));
+        const q = Math.round(v * (1 - s * f));
+        const t = Math.round(v * (1 - s * (1 - f)));
+        if (sector === 0) {
+          r = v;
+          g = t;
+          b = p;
+        } else if (sector === 1) {
+          r = q;
+          g = v;
+          b = p;
+        } else if (sector === 2) {
+          r = p;
+          g = v;
+          b = t;
+        } else if (sector === 3) {
+          r = p;
+          g = q;
+          b = v;
+        } else if (sector === 4) {
+          r = t;
+          g = p;
+          b = v;
+        } else {
+          r = v;
+          g = p;
+          b = q;
+        }
+      }
+    }
+    r = post[r]!;
+    g = post[g]!;
+    b = post[b]!;
+    if (swap) {
+      out[j] = o0 === 0 ? r : o0 === 1 ? g : b;
+      out[j + 1] = o1 === 0 ? r : o1 === 1 ? g : b;
+      out[j + 2] = o2 === 0 ? r : o2 === 1 ? g : b;
+    } else {
+      out[j] = r;
+      out[j + 1] = g;
+      out[j + 2] = b;
+    }
+  }
 }
 
 /** Photometric distortion, each step with its probability; boxes untouched. */
@@ -500,10 +676,12 @@ export function resize(options: { width: number; height: number }): Transform {
 
 /**
  * Bilinear resampling of `rect` (in the coordinates of a virtual canvas on which the
- * source image sits at `offset`, the rest filled with `fill`) into `out` of
- * `outWidth × outHeight`, optionally mirrored. With no offset and `rect` inside the
- * image this is a plain crop + resize. Half-pixel centres; sample coordinates clamped
- * to the rect, so edge pixels replicate as in OpenCV.
+ * source image sits at `canvas.left, canvas.top`, the rest filled with `canvas.fill`)
+ * into `out` of `outWidth × outHeight`, optionally mirrored. Without `canvas` and with
+ * `rect` inside the image this is a plain crop + resize. Half-pixel centres; sample
+ * coordinates clamped to the rect, so edge pixels replicate as in OpenCV. Uint8Array
+ * output is rounded. `fillMask` (`[outWidth * outHeight]`), when given, is set to 1
+ * where a pixel is pure fill (no source pixel contributes).
  */
 export function resample(
   src: Uint8Array | Float32Array,
@@ -516,14 +694,17 @@ export function resample(
   flipX: boolean,
   flipY: boolean,
   canvas: { left: number; top: number; fill: readonly [number, number, number] } | undefined,
+  fillMask?: Uint8Array,
 ): void {
   const sx = rect.width / outWidth;
   const sy = rect.height / outHeight;
   const left = canvas?.left ?? 0;
   const top = canvas?.top ?? 0;
-  const fill = canvas?.fill ?? [0, 0, 0];
-  const round = out instanceof Uint8Array;
-  // Per output column: the two source columns (−1 when outside the image) and weight.
+  const f0 = canvas?.fill[0] ?? 0;
+  const f1 = canvas?.fill[1] ?? 0;
+  const f2 = canvas?.fill[2] ?? 0;
+  const round = out instanceof Uint8Array ? 0.5 : 0;
+  // Per output column: the two source offsets (×3; −1 when outside the image) and weight.
   const xs0 = new Int32Array(outWidth);
   const xs1 = new Int32Array(outWidth);
   const wx = new Float32Array(outWidth);
@@ -537,9 +718,10 @@ export function resample(
     wx[ox] = u - u0;
     const x0 = rect.x + u0 - left;
     const x1 = rect.x + u1 - left;
-    xs0[ox] = x0 >= 0 && x0 < srcWidth ? x0 : -1;
-    xs1[ox] = x1 >= 0 && x1 < srcWidth ? x1 : -1;
+    xs0[ox] = x0 >= 0 && x0 < srcWidth ? x0 * 3 : -1;
+    xs1[ox] = x1 >= 0 && x1 < srcWidth ? x1 * 3 : -1;
   }
+  const stride = srcWidth * 3;
   for (let oy = 0; oy < outHeight; oy++) {
     const dy = flipY ? outHeight - 1 - oy : oy;
     let v = (dy + 0.5) * sy - 0.5;
@@ -550,27 +732,40 @@ export function resample(
     const wy = v - v0;
     const y0 = rect.y + v0 - top;
     const y1 = rect.y + v1 - top;
-    const row0 = y0 >= 0 && y0 < srcHeight ? y0 * srcWidth : -1;
-    const row1 = y1 >= 0 && y1 < srcHeight ? y1 * srcWidth : -1;
+    const row0 = y0 >= 0 && y0 < srcHeight ? y0 * stride : -1;
+    const row1 = y1 >= 0 && y1 < srcHeight ? y1 * stride : -1;
     let o = oy * outWidth * 3;
     for (let ox = 0; ox < outWidth; ox++, o += 3) {
       const a = wx[ox]!;
       const c0 = xs0[ox]!;
       const c1 = xs1[ox]!;
-      const p00 = row0 >= 0 && c0 >= 0 ? (row0 + c0) * 3 : -1;
-      const p01 = row0 >= 0 && c1 >= 0 ? (row0 + c1) * 3 : -1;
-      const p10 = row1 >= 0 && c0 >= 0 ? (row1 + c0) * 3 : -1;
-      const p11 = row1 >= 0 && c1 >= 0 ? (row1 + c1) * 3 : -1;
+      if (row0 >= 0 && row1 >= 0 && c0 >= 0 && c1 >= 0) {
+        // Every tap inside the image: the common case, no fill.
+        const p00 = row0 + c0;
+        const p01 = row0 + c1;
+        const p10 = row1 + c0;
+        const p11 = row1 + c1;
+        for (let c = 0; c < 3; c++) {
+          const t = src[p00 + c]! + (src[p01 + c]! - src[p00 + c]!) * a;
+          const b = src[p10 + c]! + (src[p11 + c]! - src[p10 + c]!) * a;
+          out[o + c] = t + (b - t) * wy + round;
+        }
+        continue;
+      }
+      const p00 = row0 >= 0 && c0 >= 0 ? row0 + c0 : -1;
+      const p01 = row0 >= 0 && c1 >= 0 ? row0 + c1 : -1;
+      const p10 = row1 >= 0 && c0 >= 0 ? row1 + c0 : -1;
+      const p11 = row1 >= 0 && c1 >= 0 ? row1 + c1 : -1;
+      if (fillMask && p00 < 0 && p01 < 0 && p10 < 0 && p11 < 0) fillMask[o / 3] = 1;
       for (let c = 0; c < 3; c++) {
-        const f = fill[c]!;
+        const f = c === 0 ? f0 : c === 1 ? f1 : f2;
         const v00 = p00 >= 0 ? src[p00 + c]! : f;
         const v01 = p01 >= 0 ? src[p01 + c]! : f;
         const v10 = p10 >= 0 ? src[p10 + c]! : f;
         const v11 = p11 >= 0 ? src[p11 + c]! : f;
-        const top_ = v00 + (v01 - v00) * a;
-        const bottom = v10 + (v11 - v10) * a;
-        const value = top_ + (bottom - top_) * wy;
-        out[o + c] = round ? Math.round(value) : value;
+        const t = v00 + (v01 - v00) * a;
+        const b = v10 + (v11 - v10) * a;
+        out[o + c] = t + (b - t) * wy + round;
       }
     }
   }

@@ -50,6 +50,10 @@ export interface MakeShapesOptions {
   concurrency?: number;
   minSide?: number;
   maxSide?: number;
+  /** Fixed image width (default: drawn from [minSide, maxSide]). */
+  width?: number;
+  /** Fixed image height (default: drawn from [minSide, maxSide]). */
+  height?: number;
   maxObjects?: number;
   difficultProbability?: number;
 }
@@ -74,7 +78,10 @@ export declare function shapesImageId(index: number): string;
 export declare function renderShapesImage(
   seed: number,
   index: number,
-  options?: Pick<MakeShapesOptions, 'minSide' | 'maxSide' | 'maxObjects' | 'difficultProbability'>,
+  options?: Pick<
+    MakeShapesOptions,
+    'minSide' | 'maxSide' | 'width' | 'height' | 'maxObjects' | 'difficultProbability'
+  >,
 ): ShapesImage;
 export declare function shapesAnnotationXml(image: ShapesImage): string;
 export declare function shapesSplits(

@@ -267,14 +267,19 @@ function intersection(a, b) {
  * drawn, with boxes taken from the pixels actually rasterised (the full extent of each
  * shape inside the image, occluded parts included, as VOC annotates).
  * @param {number} seed @param {number} index
- * @param {{ minSide?: number, maxSide?: number, maxObjects?: number, difficultProbability?: number }} [options]
+ * @param {{ minSide?: number, maxSide?: number, width?: number, height?: number,
+ *   maxObjects?: number, difficultProbability?: number }} [options]
+ *   `width`/`height` fix the image size (e.g. 500×375 for benchmarks); by default
+ *   each side is drawn from [minSide, maxSide].
  * @returns {ShapesImage}
  */
 export function renderShapesImage(seed, index, options = {}) {
   const { minSide, maxSide, maxObjects, difficultProbability } = { ...SHAPES_DEFAULTS, ...options };
   const rng = mulberry32(imageSeed(seed, index));
-  const W = Math.round(minSide + rng() * (maxSide - minSide));
-  const H = Math.round(minSide + rng() * (maxSide - minSide));
+  const drawnW = Math.round(minSide + rng() * (maxSide - minSide));
+  const drawnH = Math.round(minSide + rng() * (maxSide - minSide));
+  const W = options.width ?? drawnW;
+  const H = options.height ?? drawnH;
   const image = new Uint8Array(W * H * 3);
   const bg = paintBackground(image, W, H, rng);
   const side = Math.min(W, H);
@@ -440,7 +445,8 @@ export function shapesSplits(count, seed, testFraction, valFraction) {
 /**
  * @typedef {{ outDir: string, count?: number, seed?: number, testFraction?: number,
  *   valFraction?: number, quality?: number, concurrency?: number, minSide?: number,
- *   maxSide?: number, maxObjects?: number, difficultProbability?: number }} MakeShapesOptions
+ *   maxSide?: number, width?: number, height?: number, maxObjects?: number,
+ *   difficultProbability?: number }} MakeShapesOptions
  * @typedef {{ root: string, dir: string, year: string, classes: readonly string[],
  *   images: number, objects: number, difficult: number, truncated: number,
  *   splits: { train: number, val: number, trainval: number, test: number },

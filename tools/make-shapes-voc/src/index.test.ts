@@ -11,6 +11,8 @@ describe('renderShapesImage', () => {
     const b = renderShapesImage(3, 17);
     expect(b.objects).toEqual(a.objects);
     expect(Buffer.compare(Buffer.from(a.image), Buffer.from(b.image))).toBe(0);
+    const fixed = renderShapesImage(3, 17, { width: 500, height: 375 });
+    expect([fixed.width, fixed.height, fixed.image.length]).toEqual([500, 375, 500 * 375 * 3]);
     const c = renderShapesImage(4, 17);
     expect(Buffer.compare(Buffer.from(a.image), Buffer.from(c.image))).not.toBe(0);
   });
