@@ -134,6 +134,14 @@ describe('evaluateDetections: hand-computed cases', () => {
     expect([...cat.recall]).toEqual([1]); // the two difficult matches add no point
   });
 
+  it('every detection on a difficult box: AP 0 (the devkit would print NaN for VOC07)', () => {
+    const result = evaluateDetections([[on(A, 1, 0.9)]], [gt([A, B], [1, 1], [1, 0])], {
+      classNames: NAMES,
+    });
+    expect(result.classes[0]).toMatchObject({ ap: 0, truePositives: 0, falsePositives: 0 });
+    expect(result.classes[0]!.recall).toHaveLength(0);
+  });
+
   it('a class with only difficult ground truth is reported with AP null and left out of the mean', () => {
     const dets = [[on(A, 1, 0.9), on(B, 2, 0.9), far(2, 0.5)]];
     const result = evaluateDetections(dets, [gt([A, B], [1, 2], [0, 1])], { classNames: NAMES });
@@ -392,6 +400,16 @@ describe('bad input', () => {
   ])('rejects bad options (%#)', (options, message) => {
     expect(() => new DetectionEvaluator(options as never)).toThrow(EvaluationOptionError);
     expect(() => new DetectionEvaluator(options as never)).toThrow(message);
+  });
+
+  it('names an image by its Sample id in the one-shot form', () => {
+    const sample = { id: '000042', ...gt([A], [1]) };
+    expect(() =>
+      evaluateDetections([[det(0, 0, 1, 1, 7, 0.5)]], [sample], { classNames: NAMES }),
+    ).toThrow('image "000042": detections[0].classId');
+    expect(() =>
+      evaluateDetections([[det(0, 0, 1, 1, 7, 0.5)]], [gt([A], [1])], { classNames: NAMES }),
+    ).toThrow('image "0": detections[0].classId');
   });
 
   it('rejects detections and ground truths of different lengths', () => {

@@ -127,7 +127,8 @@ export class DetectionEvaluator {
 
 /**
  * One-shot Pascal VOC evaluation: `detections[i]` and `groundTruths[i]`
- * belong to image `i`.
+ * belong to image `i` (named in errors by the ground truth's `id` when it has
+ * one, as a `Sample` does, else by `i`).
  *
  * Semantics of the devkit's `VOCevaldet.m`, per class: detections sorted by
  * descending score (ties in input order); each is assigned the ground-truth
@@ -150,7 +151,9 @@ export function evaluateDetections(
   }
   const evaluator = new DetectionEvaluator(options);
   for (let i = 0; i < detections.length; i++) {
-    evaluator.add(String(i), detections[i]!, groundTruths[i]!);
+    const truth = groundTruths[i]!;
+    const id = (truth as { id?: unknown } | null)?.id;
+    evaluator.add(typeof id === 'string' ? id : String(i), detections[i]!, truth);
   }
   return evaluator.compute();
 }
