@@ -230,33 +230,48 @@ describe('evaluateDetections: hand-computed cases', () => {
     expect(result.classes[0]!.ap).toBeCloseTo(3 / 11, 15);
   });
 
-  it('devkit IoU adds one pixel to widths and heights; continuous does not', () => {
-    // Devkit: 10x10 box vs its top half 10x5: IoU 50/100 = 0.5 (a match, >=).
-    // Continuous: 9x9 vs 9x4: 36/81 = 0.44 (a miss).
+  it('pixelInclusive IoU adds one pixel to widths and heights; continuous (default) does not', () => {
+    // Inclusive pixel indices: a 10x10 box vs its top half 10x5: 50/100 = 0.5 (a match, >=).
+    // The same numbers as edges: 9x9 vs 9x4: 36/81 = 0.44 (a miss).
     const dets = [[det(0, 0, 9, 4, 1, 0.9)]];
     const gts = [gt([[0, 0, 9, 9]], [1])];
-    expect(evaluateDetections(dets, gts, { classNames: NAMES }).classes[0]!.ap).toBeCloseTo(1, 14);
     expect(
-      evaluateDetections(dets, gts, { classNames: NAMES, iou: 'continuous' }).classes[0]!.ap,
-    ).toBe(0);
-    // Touching corners overlap by one pixel under the devkit's inclusive boxes.
+      evaluateDetections(dets, gts, { classNames: NAMES, iou: 'pixelInclusive' }).classes[0]!.ap,
+    ).toBeCloseTo(1, 14);
+    expect(evaluateDetections(dets, gts, { classNames: NAMES }).classes[0]!.ap).toBe(0);
+    // Touching corners share one pixel as inclusive indices, nothing as edges.
     const touching = [[det(1, 1, 2, 2, 1, 0.9)]];
     const tiny = [gt([[0, 0, 1, 1]], [1])];
-    expect(
-      evaluateDetections(touching, tiny, { classNames: NAMES, iouThreshold: 1 / 7 }).classes[0]!.ap,
-    ).toBeCloseTo(1, 14);
     expect(
       evaluateDetections(touching, tiny, {
         classNames: NAMES,
         iouThreshold: 1 / 7,
-        iou: 'continuous',
+        iou: 'pixelInclusive',
       }).classes[0]!.ap,
+    ).toBeCloseTo(1, 14);
+    expect(
+      evaluateDetections(touching, tiny, { classNames: NAMES, iouThreshold: 1 / 7 }).classes[0]!.ap,
     ).toBe(0);
   });
 
+  it('continuous IoU on @ssd/voc edge boxes equals the devkit formula on the XML corners', () => {
+    // XML (1-based inclusive) gt 1,1,10,10 and a results-file detection 1,1,10,5;
+    // @ssd/voc's edges are xmin-1, ymin-1, xmax, ymax.
+    const xml = evaluateDetections([[det(1, 1, 10, 5, 1, 0.9)]], [gt([[1, 1, 10, 10]], [1])], {
+      classNames: NAMES,
+      iou: 'pixelInclusive',
+    });
+    const edges = evaluateDetections([[det(0, 0, 10, 5, 1, 0.9)]], [gt([[0, 0, 10, 10]], [1])], {
+      classNames: NAMES,
+    });
+    expect(xml.classes[0]!.ap).toBeCloseTo(1, 14); // IoU exactly 0.5 both ways
+    expect(edges.classes[0]!.ap).toBe(xml.classes[0]!.ap);
+  });
+
   it('the IoU threshold is inclusive and configurable', () => {
-    const dets = [[det(0, 0, 9, 4, 1, 0.9)]];
-    const gts = [gt([[0, 0, 9, 9]], [1])];
+    const dets = [[det(0, 0, 10, 5, 1, 0.9)]];
+    const gts = [gt([[0, 0, 10, 10]], [1])]; // IoU exactly 0.5
+    expect(evaluateDetections(dets, gts, { classNames: NAMES }).classes[0]!.ap).toBeCloseTo(1, 14);
     expect(
       evaluateDetections(dets, gts, { classNames: NAMES, iouThreshold: 0.5 + 1e-9 }).classes[0]!.ap,
     ).toBe(0);
@@ -392,7 +407,7 @@ describe('bad input', () => {
     [{ classNames: [] }, 'classNames: expected a non-empty array'],
     [{ classNames: NAMES, iouThreshold: 0 }, 'iouThreshold: expected a number in (0, 1], got 0'],
     [{ classNames: NAMES, method: 'coco' }, "method: expected 'voc07' or 'voc12', got \"coco\""],
-    [{ classNames: NAMES, iou: 'pixel' }, "iou: expected 'devkit' or 'continuous'"],
+    [{ classNames: NAMES, iou: 'devkit' }, "iou: expected 'continuous' or 'pixelInclusive'"],
     [
       { classNames: NAMES, coco: { maxDetections: 0 } },
       'coco.maxDetections: expected a positive integer',

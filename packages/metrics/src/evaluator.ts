@@ -166,7 +166,7 @@ function resolveOptions(options: EvaluationOptions): ResolvedOptions {
     classNames,
     iouThreshold = 0.5,
     method = 'voc07',
-    iou = 'devkit',
+    iou = 'continuous',
     coco = false,
   } = options;
   if (!Array.isArray(classNames) || classNames.length === 0) {
@@ -178,8 +178,8 @@ function resolveOptions(options: EvaluationOptions): ResolvedOptions {
   if (method !== 'voc07' && method !== 'voc12') {
     throw new EvaluationOptionError('method', method, "'voc07' or 'voc12'");
   }
-  if (iou !== 'devkit' && iou !== 'continuous') {
-    throw new EvaluationOptionError('iou', iou, "'devkit' or 'continuous'");
+  if (iou !== 'continuous' && iou !== 'pixelInclusive') {
+    throw new EvaluationOptionError('iou', iou, "'continuous' or 'pixelInclusive'");
   }
   let cocoMaxDetections: number | null = null;
   if (coco === true) cocoMaxDetections = 100;
@@ -349,8 +349,8 @@ function evaluateStore(store: EvaluationStore, options: ResolvedOptions): Evalua
   const detImage = store.detImage.data;
   const gtBox = store.gtBox.data;
   const gtDifficult = store.gtDifficult.data;
-  // The devkit's `+1`: boxes are inclusive integer pixel ranges.
-  const extra = iou === 'devkit' ? 1 : 0;
+  // The devkit's `+1` for boxes given as inclusive integer pixel indices.
+  const extra = iou === 'pixelInclusive' ? 1 : 0;
 
   const classes: ClassEvaluation[] = [];
   for (let c = 1; c <= numClasses; c++) {
