@@ -127,7 +127,8 @@ export class DetectionEvaluator {
 
 /**
  * One-shot Pascal VOC evaluation: `detections[i]` and `groundTruths[i]`
- * belong to image `i`.
+ * belong to image `i` (named in errors by the ground truth's `id` when it has
+ * one, as a `Sample` does, else by `i`).
  *
  * Semantics of the devkit's `VOCevaldet.m`, per class: detections sorted by
  * descending score (ties in input order); each is assigned the ground-truth
@@ -150,7 +151,9 @@ export function evaluateDetections(
   }
   const evaluator = new DetectionEvaluator(options);
   for (let i = 0; i < detections.length; i++) {
-    evaluator.add(String(i), detections[i]!, groundTruths[i]!);
+    const truth = groundTruths[i]!;
+    const id = (truth as { id?: unknown } | null)?.id;
+    evaluator.add(typeof id === 'string' ? id : String(i), detections[i]!, truth);
   }
   return evaluator.compute();
 }
@@ -163,7 +166,7 @@ function resolveOptions(options: EvaluationOptions): ResolvedOptions {
     classNames,
     iouThreshold = 0.5,
     method = 'voc07',
-    iou = 'devkit',
+    iou = 'continuous',
     coco = false,
   } = options;
   if (!Array.isArray(classNames) || classNames.length === 0) {
@@ -175,8 +178,8 @@ function resolveOptions(options: EvaluationOptions): ResolvedOptions {
   if (method !== 'voc07' && method !== 'voc12') {
     throw new EvaluationOptionError('method', method, "'voc07' or 'voc12'");
   }
-  if (iou !== 'devkit' && iou !== 'continuous') {
-    throw new EvaluationOptionError('iou', iou, "'devkit' or 'continuous'");
+  if (iou !== 'continuous' && iou !== 'pixelInclusive') {
+    throw new EvaluationOptionError('iou', iou, "'continuous' or 'pixelInclusive'");
   }
   let cocoMaxDetections: number | null = null;
   if (coco === true) cocoMaxDetections = 100;
@@ -346,8 +349,8 @@ function evaluateStore(store: EvaluationStore, options: ResolvedOptions): Evalua
   const detImage = store.detImage.data;
   const gtBox = store.gtBox.data;
   const gtDifficult = store.gtDifficult.data;
-  // The devkit's `+1`: boxes are inclusive integer pixel ranges.
-  const extra = iou === 'devkit' ? 1 : 0;
+  // The devkit's `+1` for boxes given as inclusive integer pixel indices.
+  const extra = iou === 'pixelInclusive' ? 1 : 0;
 
   const classes: ClassEvaluation[] = [];
   for (let c = 1; c <= numClasses; c++) {
