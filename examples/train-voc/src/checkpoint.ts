@@ -62,19 +62,26 @@ export function checkpointName(iteration: number): string {
   return `ckpt-${String(iteration).padStart(8, '0')}`;
 }
 
-/** Test hook: pause (ms) half-way through writing `tensors.bin`, so a test can kill the writer there. */
-function testPauseMs(): number {
-  const v = Number(process.env.SSD_TRAIN_VOC_CHECKPOINT_PAUSE_MS ?? 0);
-  return Number.isFinite(v) && v > 0 ? v : 0;
+/**
+ * Test hook for the crash-safety test: with `SSD_TRAIN_VOC_CHECKPOINT_PAUSE_AT=<iteration>`
+ * the writer of that iteration's checkpoint stops for a minute half-way through
+ * `tensors.bin`, so the test can kill the process mid-write.
+ */
+function testPause(iteration: number): boolean {
+  return Number(process.env.SSD_TRAIN_VOC_CHECKPOINT_PAUSE_AT ?? -1) === iteration;
 }
 
-async function writeFileSynced(file: string, chunks: readonly Uint8Array[]): Promise<void> {
+async function writeFileSynced(
+  file: string,
+  chunks: readonly Uint8Array[],
+  pause = false,
+): Promise<void> {
   const handle = await fs.open(file, 'w');
   try {
     for (let i = 0; i < chunks.length; i++) {
       await handle.write(chunks[i]!);
-      if (i === Math.floor(chunks.length / 2) && testPauseMs() > 0) {
-        await new Promise((r) => setTimeout(r, testPauseMs()));
+      if (pause && i === Math.floor(chunks.length / 2)) {
+        await new Promise((r) => setTimeout(r, 60_000));
       }
     }
     await handle.sync();
@@ -144,7 +151,7 @@ export async function saveCheckpoint(
     tensors: entries,
     state: data.state,
   };
-  await writeFileSynced(path.join(tmp, 'tensors.bin'), chunks);
+  await writeFileSynced(path.join(tmp, 'tensors.bin'), chunks, testPause(data.iteration));
   await writeFileSynced(path.join(tmp, 'state.json'), [
     Buffer.from(JSON.stringify(stateFile, null, 1)),
   ]);

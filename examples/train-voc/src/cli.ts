@@ -1,3 +1,4 @@
+import { resolveTrainConfig } from './config';
 import { UsageError, helpText, parseCommandLine } from './flags';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -6,7 +7,20 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${helpText(parsed.flags.for as never)}\n`);
     return 0;
   }
-  throw new UsageError(`${parsed.command}: not wired yet`);
+  if (parsed.command === 'train') {
+    const { runTrain } = await import('./train-command');
+    const config = parsed.flags.resume === undefined ? resolveTrainConfig(parsed.flags) : null;
+    await runTrain(config, parsed.flags);
+    return 0;
+  }
+  if (parsed.command === 'evaluate') {
+    const { runEvaluate } = await import('./infer-commands');
+    await runEvaluate(parsed.flags);
+    return 0;
+  }
+  const { runDetect } = await import('./infer-commands');
+  await runDetect(parsed.flags, parsed.positionals);
+  return 0;
 }
 
 main(process.argv.slice(2)).then(
@@ -17,6 +31,9 @@ main(process.argv.slice(2)).then(
     if (e instanceof UsageError) {
       process.stderr.write(`error: ${e.message}\nRun with --help for every flag.\n`);
       process.exitCode = 2;
+    } else if (e instanceof Error && e.name === 'NonFiniteLossError') {
+      process.stderr.write(`\nerror: ${e.message}\n`);
+      process.exitCode = 3;
     } else {
       process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
       process.exitCode = 1;

@@ -12,8 +12,11 @@ export interface RunConfig {
   readonly data: string | null;
   readonly train: readonly string[];
   readonly test: readonly string[];
+  /** Class names in label order; `null` = the preset's (VOC's 20, or the 6 shapes). */
+  readonly classes: readonly string[] | null;
   readonly inputSize: number;
   readonly widthMultiplier: number;
+  readonly init: 'glorot' | 'he';
   readonly backboneWeights: string | null;
   readonly backend: BackendPreference;
   readonly workers: number | null;
@@ -38,7 +41,15 @@ export interface RunConfig {
 
 type Recipe = Omit<
   RunConfig,
-  'data' | 'backboneWeights' | 'backend' | 'workers' | 'seed' | 'out' | 'method' | 'draw'
+  | 'data'
+  | 'classes'
+  | 'backboneWeights'
+  | 'backend'
+  | 'workers'
+  | 'seed'
+  | 'out'
+  | 'method'
+  | 'draw'
 >;
 
 /** The paper's SSD300 recipe on VOC07+12 (Liu et al. 2016, §3 and the Caffe release). */
@@ -48,6 +59,7 @@ export const SSD300_RECIPE: Recipe = Object.freeze({
   test: ['2007-test'],
   inputSize: 300,
   widthMultiplier: 1,
+  init: 'glorot',
   optimizer: 'sgd',
   lr: 1e-3,
   momentum: 0.9,
@@ -81,6 +93,7 @@ export const SHAPES_RECIPE: Recipe = Object.freeze({
   test: ['shapes-test'],
   inputSize: 160,
   widthMultiplier: 0.125,
+  init: 'glorot',
   optimizer: 'adam',
   lr: 1e-3,
   momentum: 0.9,
@@ -121,8 +134,10 @@ export function resolveTrainConfig(flags: ParsedFlags, now = new Date()): RunCon
     data,
     train: get('train', r.train),
     test: get('test', r.test),
+    classes: (flags.classes as string[] | undefined) ?? null,
     inputSize: get('input-size', r.inputSize),
     widthMultiplier: get('width', r.widthMultiplier),
+    init: get('init', r.init),
     backboneWeights:
       typeof flags['backbone-weights'] === 'string'
         ? path.resolve(flags['backbone-weights'])

@@ -48,23 +48,27 @@ export function createLocalEngine(o: LocalEngineOptions): GradientEngine {
           confidence = tf.keep(l.confidence);
           return l.total;
         }, variables);
+        const list = variables.map((v) => grads[v.name]!);
         return {
           value,
           localization: localization!,
           confidence: confidence!,
-          grads: variables.map((v) => grads[v.name]!),
+          gradNormSq: tf.addN(list.map((g) => tf.sum(tf.square(g)))) as tf.Scalar,
+          grads: list,
         };
       });
-      const [total, localization, confidence] = await Promise.all([
+      const [total, localization, confidence, gradNormSq] = await Promise.all([
         out.value.data(),
         out.localization.data(),
         out.confidence.data(),
+        out.gradNormSq.data(),
       ]);
-      tf.dispose([out.value, out.localization, out.confidence]);
+      tf.dispose([out.value, out.localization, out.confidence, out.gradNormSq]);
       const loss: LossParts = {
         total: total[0]!,
         localization: localization[0]!,
         confidence: confidence[0]!,
+        gradNorm: Math.sqrt(gradNormSq[0]!),
       };
       return { loss, grads: out.grads };
     },

@@ -52,6 +52,13 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Evaluation splits as <year>-<split>, comma-separated.',
   },
   {
+    name: 'classes',
+    kind: 'list',
+    commands: TRAIN,
+    defaultText: 'the 20 VOC classes / shapes: the 6 shapes',
+    help: 'Class names in label order (label i+1 = i-th name), for other data sets in VOC layout.',
+  },
+  {
     name: 'preset',
     kind: 'string',
     commands: TRAIN,
@@ -72,6 +79,14 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: TRAIN,
     defaultText: 'the preset’s (300, 512; shapes: see README)',
     help: 'Side of the square network input in pixels; anchors follow the real feature maps.',
+  },
+  {
+    name: 'init',
+    kind: 'string',
+    commands: TRAIN,
+    choices: ['glorot', 'he'],
+    defaultText: 'glorot / shapes: see README',
+    help: 'Initialisation of the backbone and extra layers when training from scratch (heads: glorot).',
   },
   {
     name: 'backbone-weights',

@@ -58,7 +58,10 @@ export function paramsFromVariables(variables: readonly tf.Variable[]): Trainabl
 }
 
 function zerosLike(param: TrainableParam, slot: string): tf.Variable {
-  return tf.variable(tf.zeros(param.variable.shape), false, `${param.name}/${slot}/${uid()}`);
+  // tidy frees the zeros the variable was copied from (variables survive tidy).
+  return tf.tidy(() =>
+    tf.variable(tf.zeros(param.variable.shape), false, `${param.name}/${slot}/${uid()}`),
+  );
 }
 
 let counter = 0;

@@ -8,6 +8,8 @@ export interface LossParts {
   total: number;
   localization: number;
   confidence: number;
+  /** Global L2 norm of the gradient; a non-finite norm skips the batch like a non-finite loss. */
+  gradNorm?: number;
 }
 
 /** One training batch on the host (typed arrays; tensors are made by the engine). */
@@ -54,6 +56,7 @@ export interface IterationRecord {
   loss: number;
   localization: number;
   confidence: number;
+  gradNorm?: number;
   lr: number;
   images: number;
   stepSeconds: number;
@@ -101,7 +104,10 @@ export interface TrainLoopResult {
 
 function finite(l: LossParts): boolean {
   return (
-    Number.isFinite(l.total) && Number.isFinite(l.localization) && Number.isFinite(l.confidence)
+    Number.isFinite(l.total) &&
+    Number.isFinite(l.localization) &&
+    Number.isFinite(l.confidence) &&
+    (l.gradNorm === undefined || Number.isFinite(l.gradNorm))
   );
 }
 
@@ -137,6 +143,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
         loss: loss.total,
         localization: loss.localization,
         confidence: loss.confidence,
+        ...(loss.gradNorm === undefined ? {} : { gradNorm: loss.gradNorm }),
         lr,
         images: batch.batchSize,
         stepSeconds: 0,

@@ -1,0 +1,151 @@
+import { SSD300_VOC, SSD512_VOC, generateAnchorsPacked, type AnchorConfig } from '@ssd/anchors';
+import {
+  L2Normalization,
+  anchorConfigForInputSize,
+  anchorConfigForModel,
+  createSsdVgg16,
+  preprocess,
+} from '@ssd/vgg-ssd';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { PresetName } from './config';
+import { paramsFromVariables, type TrainableParam } from './optimizer';
+import { Rng, deriveSeed } from './rng';
+import type { NamedWeight } from './state';
+
+/** The anchor preset each app preset's network is built from. */
+export function basePreset(preset: PresetName): AnchorConfig {
+  return preset === 'ssd512' ? SSD512_VOC : SSD300_VOC;
+}
+
+/**
+ * The default boxes of the `shapes` demo (`npm start`): SSD300_VOC's relative
+ * scales and aspect ratios on the feature maps of the 160×160 network (20, 10,
+ * 5, 3, 1, 1), i.e. `anchorConfigForInputSize(SSD300_VOC, 160)`. 2 890 boxes.
+ */
+export const SHAPES_160_ANCHORS: AnchorConfig = Object.freeze(
+  anchorConfigForInputSize(SSD300_VOC, 160),
+);
+
+/**
+ * `L2Normalization` divides by sqrt(Σx²): at a location where every conv4_3
+ * channel is 0 (common at a small width with random init) the gradient of the
+ * sqrt is 0·∞ = NaN and the whole batch's gradient turns NaN. When the layer
+ * shows that (checked on a zero input), its `call` is replaced by one with
+ * sqrt(max(Σx², ε²)), identical in value wherever the norm exceeds ε.
+ */
+let l2Checked = false;
+export function ensureFiniteL2NormGradient(): boolean {
+  if (l2Checked) return false;
+  l2Checked = true;
+  const layer = new L2Normalization({ scaleInit: 20 });
+  const zero = tf.zeros([1, 1, 1, 2]);
+  const nan = tf.tidy(() => {
+    layer.build([1, 1, 1, 2]);
+    const g = tf.grad((x: tf.Tensor) => tf.sum(layer.apply(x) as tf.Tensor))(zero);
+    return tf.any(tf.isNaN(g)).dataSync()[0] === 1;
+  });
+  zero.dispose();
+  for (const w of layer.weights) w.dispose();
+  if (!nan) return false;
+  const epsilonOf = (l: L2Normalization): number => (l as unknown as { epsilon: number }).epsilon;
+  L2Normalization.prototype.call = function call(this: L2Normalization, inputs) {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const eps = epsilonOf(this);
+      const norm = tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps * eps));
+      const gamma = (this as unknown as { gamma: { read(): tf.Tensor } }).gamma.read();
+      return tf.mul(tf.div(x, norm), gamma);
+    });
+  };
+  return true;
+}
+
+export interface Network {
+  readonly model: tfl.LayersModel;
+  readonly anchors: AnchorConfig;
+  /** `[numAnchors * 4]` cxcywh relative, in head order. */
+  readonly anchorsPacked: Float32Array;
+  readonly numAnchors: number;
+  /** All weights, in `model.weights` order (what a checkpoint stores). */
+  readonly weights: NamedWeight[];
+  /** Trainable weights with their weight-decay flag, in `model.trainableWeights` order. */
+  readonly params: TrainableParam[];
+  /** Preprocessed images → `[locPred, logits]`, training mode. */
+  forward(images: tf.Tensor4D): [tf.Tensor3D, tf.Tensor3D];
+  dispose(): void;
+}
+
+export interface NetworkOptions {
+  readonly preset: PresetName;
+  readonly numClasses: number;
+  readonly inputSize: number;
+  readonly widthMultiplier: number;
+  readonly seed: number;
+  /** Re-initialise backbone and extra convs with He-normal (from-scratch training). */
+  readonly heInit: boolean;
+}
+
+/**
+ * He-normal (fan-in) for every conv kernel except the heads (`loc_*`, `conf_*`):
+ * a 15-layer ReLU stack without batch norm loses signal under Glorot, which is
+ * fine with an ImageNet backbone (the paper) but slow from scratch.
+ */
+export function heInitialise(model: tfl.LayersModel, seed: number): void {
+  const rng = new Rng(deriveSeed(seed, 0x4e));
+  const normal = (): number => {
+    const u = Math.max(rng.next(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+  };
+  for (const layer of model.layers) {
+    if (/^(loc|conf)_\d+$/.test(layer.name)) continue;
+    for (const w of layer.weights) {
+      const shape = w.shape as number[];
+      if (shape.length !== 4 || !w.name.endsWith('kernel')) continue;
+      const fanIn = (shape[0] ?? 1) * (shape[1] ?? 1) * (shape[2] ?? 1);
+      const std = Math.sqrt(2 / fanIn);
+      const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      for (let i = 0; i < values.length; i++) values[i] = normal() * std;
+      const t = tf.tensor(values, shape, 'float32');
+      w.write(t);
+      t.dispose();
+    }
+  }
+}
+
+export function buildNetwork(o: NetworkOptions): Network {
+  ensureFiniteL2NormGradient();
+  const preset = basePreset(o.preset);
+  const model = createSsdVgg16({
+    numClasses: o.numClasses,
+    preset,
+    widthMultiplier: o.widthMultiplier,
+    inputSize: o.inputSize,
+    seed: o.seed,
+  });
+  if (o.heInit) heInitialise(model, o.seed);
+  const anchors = anchorConfigForModel(model, preset);
+  const anchorsPacked = generateAnchorsPacked(anchors);
+  const weights = model.weights.map((w) => ({
+    name: w.originalName,
+    variable: w.read() as tf.Variable,
+  }));
+  const params = paramsFromVariables(model.trainableWeights.map((w) => w.read() as tf.Variable));
+  return {
+    model,
+    anchors,
+    anchorsPacked,
+    numAnchors: anchorsPacked.length / 4,
+    weights,
+    params,
+    forward(images) {
+      const out = model.apply(images, { training: true }) as tf.Tensor[];
+      return [out[0] as tf.Tensor3D, out[1] as tf.Tensor3D];
+    },
+    dispose() {
+      model.dispose();
+    },
+  };
+}
+
+export { preprocess };
