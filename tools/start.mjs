@@ -1,28 +1,18 @@
-// The main job, until examples/train-voc lands: shows what the built packages do.
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { SSD300_VOC, SSD512_VOC, generateAnchors, numAnchorsPerLocation } from '@ssd/anchors';
-import { convertBoxes, pairwiseIou } from '@ssd/geometry';
+// The main job (`npm start`): trains the small VGG16-SSD of the `shapes` preset from
+// scratch on the generated shapes data set (generated once into data/shapes-voc),
+// evaluates VOC07 mAP on its test split and prints the per-class AP table. The run
+// folder is runs/shapes-<date-time>. Extra arguments go to `ssd-train-voc train`
+// (e.g. `npm start -- --iterations 100`); see examples/train-voc/README.md.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
-tf.env().set('IS_TEST', true); // no tfjs-node banner
-await tf.setBackend('cpu');
-
-for (const [name, preset] of [
-  ['SSD300_VOC', SSD300_VOC],
-  ['SSD512_VOC', SSD512_VOC],
-]) {
-  const anchors = generateAnchors(preset);
-  console.log(
-    `${name}: ${anchors.shape[0]} default boxes, per location ${numAnchorsPerLocation(preset).join('/')} ` +
-      `on maps ${preset.featureMapSizes.join('/')}`,
-  );
-  anchors.dispose();
-}
-
-const best = tf.tidy(() => {
-  const anchors = convertBoxes(generateAnchors(SSD300_VOC), 'cxcywh', 'xyxy');
-  const gt = tf.tensor2d([[0.1, 0.2, 0.5, 0.8]]);
-  return tf.max(pairwiseIou(anchors, gt, 'xyxy')).dataSync()[0];
+const cli = fileURLToPath(new URL('../examples/train-voc/dist/cli.js', import.meta.url));
+const child = spawn(process.execPath, [cli, 'train', ...process.argv.slice(2)], {
+  stdio: 'inherit',
 });
-console.log(`best default-box IoU for a box (0.1, 0.2)-(0.5, 0.8): ${best.toFixed(3)}`);
-console.log('Training arrives with examples/train-voc; see README.md for the packages.');
+// Ctrl-C reaches the child through the terminal's process group; the child saves a
+// checkpoint and exits, and so do we.
+process.on('SIGINT', () => undefined);
+child.on('exit', (code, signal) => {
+  process.exitCode = code ?? (signal ? 1 : 0);
+});

@@ -17,6 +17,7 @@ export interface RunConfig {
   readonly inputSize: number;
   readonly widthMultiplier: number;
   readonly init: 'glorot' | 'he';
+  readonly augment: 'ssd' | 'light';
   readonly backboneWeights: string | null;
   readonly backend: BackendPreference;
   readonly workers: number | null;
@@ -60,6 +61,7 @@ export const SSD300_RECIPE: Recipe = Object.freeze({
   inputSize: 300,
   widthMultiplier: 1,
   init: 'glorot',
+  augment: 'ssd',
   optimizer: 'sgd',
   lr: 1e-3,
   momentum: 0.9,
@@ -94,6 +96,7 @@ export const SHAPES_RECIPE: Recipe = Object.freeze({
   inputSize: 160,
   widthMultiplier: 0.125,
   init: 'glorot',
+  augment: 'light',
   optimizer: 'adam',
   lr: 1e-3,
   momentum: 0.9,
@@ -138,6 +141,7 @@ export function resolveTrainConfig(flags: ParsedFlags, now = new Date()): RunCon
     inputSize: get('input-size', r.inputSize),
     widthMultiplier: get('width', r.widthMultiplier),
     init: get('init', r.init),
+    augment: get('augment', r.augment),
     backboneWeights:
       typeof flags['backbone-weights'] === 'string'
         ? path.resolve(flags['backbone-weights'])

@@ -81,6 +81,14 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Side of the square network input in pixels; anchors follow the real feature maps.',
   },
   {
+    name: 'augment',
+    kind: 'string',
+    commands: TRAIN,
+    choices: ['ssd', 'light'],
+    defaultText: 'ssd / shapes: see README',
+    help: 'ssd: the paper’s photometric + zoom-out + IoU crop + flip; light: photometric + flip only (short schedules).',
+  },
+  {
     name: 'init',
     kind: 'string',
     commands: TRAIN,

@@ -290,7 +290,11 @@ export async function runTrain(
     concurrency: 2,
     prefetch: 3,
     output: 'arrays',
-    augment: ssdTrainAugmentation({ size: config.inputSize }),
+    augment: ssdTrainAugmentation(
+      config.augment === 'ssd'
+        ? { size: config.inputSize }
+        : { size: config.inputSize, expand: false, crop: false },
+    ),
     encodeTargets: (boxes, labels) =>
       encodeTargets(net.anchorsPacked, boxes, labels, { numClasses: classes.length + 1 }),
   });
