@@ -1,0 +1,11 @@
+export { selectBackend } from './select-backend';
+export type {
+  BackendPreference,
+  BackendSelection,
+  SelectBackendOptions,
+  SelectedBackendName,
+  SkippedBackend,
+} from './select-backend';
+export { registerWasmTrainingKernels } from './wasm-kernels';
+export type { WasmTrainingKernels } from './wasm-kernels';
+export { BackendUnavailableError, TrainerError } from './errors';
