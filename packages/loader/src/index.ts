@@ -1,0 +1,12 @@
+export { LoaderError, createLoader, createRng, disposeBatch, mixSeed } from './loader';
+export type {
+  ArrayBatch,
+  EncodeTargets,
+  Loader,
+  LoaderOptions,
+  LoaderSample,
+  LoaderSource,
+  PreparedSample,
+  Rng,
+  TensorBatch,
+} from './loader';

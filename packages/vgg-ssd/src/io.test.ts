@@ -1,0 +1,162 @@
+import {
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, describe, expect, it } from 'vitest';
+import { testRng } from '@ssd/testing';
+import { SSD300_VOC } from '@ssd/anchors';
+import {
+  AtrousConv2D,
+  L2Normalization,
+  WeightsFileError,
+  createSsdVgg16,
+  fileSystemHandler,
+  loadSsdModel,
+  saveSsdModel,
+} from './index';
+
+const root = mkdtempSync(join(tmpdir(), 'vgg-ssd-io-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function tinyModel(seed: number) {
+  return createSsdVgg16({
+    numClasses: 3,
+    preset: SSD300_VOC,
+    inputSize: 64,
+    widthMultiplier: 1 / 16,
+    seed,
+  });
+}
+
+function images(seed: number): tf.Tensor4D {
+  const rng = testRng(seed);
+  return tf.tensor4d(
+    Float32Array.from({ length: 64 * 64 * 3 }, () => rng() * 255 - 120),
+    [1, 64, 64, 3],
+  );
+}
+
+async function outputs(model: tfl.LayersModel, x: tf.Tensor): Promise<Float32Array[]> {
+  const out = model.predict(x) as tf.Tensor[];
+  const data = await Promise.all(out.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose(out);
+  return data;
+}
+
+describe('save → load', () => {
+  it('round-trips through tf.loadLayersModel with bitwise-equal outputs', async () => {
+    const dir = join(root, 'roundtrip');
+    const model = tinyModel(1);
+    // Move gamma off its initial value so the test sees a saved weight, not a re-initialised one.
+    const gamma = model.getLayer('conv4_3_norm').getWeights()[0]!;
+    model.getLayer('conv4_3_norm').setWeights([tf.add(gamma, 1.5)]);
+    const x = images(2);
+    const before = await outputs(model, x);
+    await saveSsdModel(model, dir);
+    const files = readdirSync(dir).sort();
+    expect(files).toHaveLength(2);
+    expect(files[0]).toBe('model.json');
+    expect(files[1]).toMatch(/^weights\.[0-9a-f]{16}\.bin$/);
+
+    const loaded = await tfl.loadLayersModel(fileSystemHandler(dir));
+    expect(loaded.getLayer('conv4_3_norm')).toBeInstanceOf(L2Normalization);
+    expect(loaded.getLayer('fc6')).toBeInstanceOf(AtrousConv2D);
+    const after = await outputs(loaded, x);
+    expect(Buffer.from(after[0]!.buffer).equals(Buffer.from(before[0]!.buffer))).toBe(true);
+    expect(Buffer.from(after[1]!.buffer).equals(Buffer.from(before[1]!.buffer))).toBe(true);
+    tf.dispose([x]);
+    model.dispose();
+    loaded.dispose();
+  });
+
+  it('saving again replaces the model atomically and leaves no temp or stale file', async () => {
+    const dir = join(root, 'twice');
+    const first = tinyModel(3);
+    const second = tinyModel(4);
+    await saveSsdModel(first, dir);
+    const firstWeights = readdirSync(dir).find((f) => f.startsWith('weights.'));
+    await saveSsdModel(second, dir);
+    const files = readdirSync(dir);
+    expect(files).toHaveLength(2);
+    expect(files.find((f) => f.startsWith('weights.'))).not.toBe(firstWeights);
+    const x = images(5);
+    const loaded = await loadSsdModel(dir);
+    expect(await outputs(loaded, x)).toEqual(await outputs(second, x));
+    tf.dispose(x);
+    [first, second, loaded].forEach((m) => m.dispose());
+  });
+});
+
+describe('corrupt or mismatched files give clear errors', () => {
+  async function saved(name: string): Promise<{ dir: string; weights: string; json: string }> {
+    const dir = join(root, name);
+    const model = tinyModel(6);
+    await saveSsdModel(model, dir);
+    model.dispose();
+    const weights = join(dir, readdirSync(dir).find((f) => f.startsWith('weights.'))!);
+    return { dir, weights, json: join(dir, 'model.json') };
+  }
+
+  function editManifest(json: string, edit: (spec: tf.io.WeightsManifestEntry[]) => void) {
+    const parsed = JSON.parse(readFileSync(json, 'utf8'));
+    edit(parsed.weightsManifest[0].weights);
+    writeFileSync(json, JSON.stringify(parsed));
+  }
+
+  it('a truncated weights file', async () => {
+    const { dir, weights } = await saved('truncated');
+    truncateSync(weights, 1000);
+    const load = loadSsdModel(dir);
+    await expect(load).rejects.toThrow(WeightsFileError);
+    await expect(loadSsdModel(dir)).rejects.toThrow(/need \d+ bytes, the files hold 1000/);
+  });
+
+  it('a wrong shape in the manifest', async () => {
+    const { dir, json } = await saved('shape');
+    editManifest(json, (specs) => {
+      specs[0]!.shape = [3, 3, 3, 5];
+    });
+    await expect(loadSsdModel(dir)).rejects.toThrow(/truncated or mismatched/);
+  });
+
+  it('an absurd shape is refused before allocating', async () => {
+    const { dir, json } = await saved('absurd');
+    editManifest(json, (specs) => {
+      specs[0]!.shape = [1e6, 1e6, 1e3];
+    });
+    await expect(loadSsdModel(dir)).rejects.toThrow(/would exceed \d+ bytes/);
+  });
+
+  it('a wrong dtype', async () => {
+    const { dir, json } = await saved('dtype');
+    editManifest(json, (specs) => {
+      (specs[1] as { dtype: string }).dtype = 'float64';
+    });
+    await expect(loadSsdModel(dir)).rejects.toThrow(/dtype: unsupported dtype "float64"/);
+  });
+
+  it('a weights path outside the directory', async () => {
+    const { dir, json } = await saved('traversal');
+    const parsed = JSON.parse(readFileSync(json, 'utf8'));
+    parsed.weightsManifest[0].paths = ['../../etc/passwd'];
+    writeFileSync(json, JSON.stringify(parsed));
+    await expect(loadSsdModel(dir)).rejects.toThrow(/expected a file name in the same directory/);
+  });
+
+  it('invalid JSON and a missing directory', async () => {
+    const { dir, json } = await saved('json');
+    writeFileSync(json, '{"modelTopology": ');
+    await expect(loadSsdModel(dir)).rejects.toThrow(/model\.json: JSON:/);
+    await expect(loadSsdModel(join(root, 'nothing-here'))).rejects.toThrow(
+      /model\.json: file: not found/,
+    );
+  });
+});

@@ -1,0 +1,213 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
+type Shape = (number | null)[];
+type Initializer = ReturnType<typeof tfl.initializers.zeros>;
+
+function single(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  return Array.isArray(inputs) ? inputs[0]! : inputs;
+}
+
+function singleShape(inputShape: Shape | Shape[]): Shape {
+  return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+}
+
+export interface L2NormalizationArgs extends LayerArgs {
+  /** Initial value of every per-channel scale (20 in the SSD paper). */
+  scaleInit?: number;
+  /** Floor of the norm, as `F.normalize`'s `eps` (1e-12). */
+  epsilon?: number;
+}
+
+/**
+ * ParseNet's L2 normalisation across channels with a learned per-channel scale,
+ * as SSD applies it to conv4_3: `y = gamma · x / max(‖x‖₂, eps)` over the last
+ * (channel) axis. Weight: `gamma` `[channels]`, initialised to `scaleInit` (20).
+ * Registered for serialization as `SsdL2Normalization`.
+ */
+export class L2Normalization extends tfl.layers.Layer {
+  static className = 'SsdL2Normalization';
+  readonly scaleInit: number;
+  readonly epsilon: number;
+  private gamma: tfl.LayerVariable | null = null;
+
+  constructor(args: L2NormalizationArgs = {}) {
+    super(args);
+    this.scaleInit = args.scaleInit ?? 20;
+    this.epsilon = args.epsilon ?? 1e-12;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = singleShape(inputShape);
+    const channels = shape[shape.length - 1];
+    if (channels == null) throw new Error(`${this.name}: the channel dimension must be known`);
+    this.gamma = this.addWeight(
+      'gamma',
+      [channels],
+      'float32',
+      tfl.initializers.constant({ value: this.scaleInit }),
+    );
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return singleShape(inputShape);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = single(inputs);
+      const norm = tf.sqrt(tf.sum(tf.square(x), -1, true)); // [B, H, W, 1]
+      return tf.mul(tf.div(x, tf.maximum(norm, this.epsilon)), this.gamma!.read());
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), scaleInit: this.scaleInit, epsilon: this.epsilon };
+  }
+}
+
+export interface AtrousConv2DArgs extends LayerArgs {
+  filters: number;
+  /** Square kernel side (odd). */
+  kernelSize: number;
+  /** Dilation rate r ≥ 1; the input is padded by r·(k − 1)/2 on every side (output = input size). */
+  dilationRate: number;
+  activation?: 'relu' | 'linear';
+  useBias?: boolean;
+  kernelInitializer?: Initializer;
+  biasInitializer?: Initializer;
+}
+
+/**
+ * A dilated ("atrous") 3×3-style convolution with stride 1 and symmetric padding
+ * r·(k − 1)/2, computed as spaceToBatchND → plain convolution → batchToSpaceND
+ * (what TensorFlow's `atrous_conv2d` does). tfjs-core's Conv2D gradient rejects
+ * dilation > 1 on every backend; this form has gradients everywhere. Weights
+ * `kernel` `[k, k, inChannels, filters]` and `bias` `[filters]`, laid out exactly
+ * like a Keras `Conv2D(dilation_rate=r)`. Registered as `SsdAtrousConv2D`.
+ */
+export class AtrousConv2D extends tfl.layers.Layer {
+  static className = 'SsdAtrousConv2D';
+  readonly filters: number;
+  readonly kernelSize: number;
+  readonly dilationRate: number;
+  readonly activation: 'relu' | 'linear';
+  readonly useBias: boolean;
+  private readonly kernelInitializer: Initializer;
+  private readonly biasInitializer: Initializer;
+  private kernel: tfl.LayerVariable | null = null;
+  private bias: tfl.LayerVariable | null = null;
+
+  constructor(args: AtrousConv2DArgs) {
+    super(args);
+    if (!(Number.isInteger(args.kernelSize) && args.kernelSize % 2 === 1)) {
+      throw new Error(`${this.name}: kernelSize must be an odd integer, got ${args.kernelSize}`);
+    }
+    if (!(Number.isInteger(args.dilationRate) && args.dilationRate >= 1)) {
+      throw new Error(
+        `${this.name}: dilationRate must be a positive integer, got ${args.dilationRate}`,
+      );
+    }
+    this.filters = args.filters;
+    this.kernelSize = args.kernelSize;
+    this.dilationRate = args.dilationRate;
+    this.activation = args.activation ?? 'linear';
+    this.useBias = args.useBias ?? true;
+    this.kernelInitializer = args.kernelInitializer ?? tfl.initializers.glorotUniform({});
+    this.biasInitializer = args.biasInitializer ?? tfl.initializers.zeros();
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = singleShape(inputShape);
+    const channels = shape[shape.length - 1];
+    if (channels == null) throw new Error(`${this.name}: the channel dimension must be known`);
+    const k = this.kernelSize;
+    this.kernel = this.addWeight(
+      'kernel',
+      [k, k, channels, this.filters],
+      'float32',
+      this.kernelInitializer,
+    );
+    if (this.useBias) {
+      this.bias = this.addWeight('bias', [this.filters], 'float32', this.biasInitializer);
+    }
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    const shape = singleShape(inputShape);
+    return [...shape.slice(0, -1), this.filters];
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = single(inputs) as tf.Tensor4D;
+      let y = atrousConv2d(x, this.kernel!.read() as tf.Tensor4D, this.dilationRate);
+      if (this.bias) y = tf.add(y, this.bias.read());
+      return this.activation === 'relu' ? tf.relu(y) : y;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      dilationRate: this.dilationRate,
+      activation: this.activation,
+      useBias: this.useBias,
+      kernelInitializer: this.kernelInitializer.getConfig() as tf.serialization.ConfigDict,
+      biasInitializer: this.biasInitializer.getConfig() as tf.serialization.ConfigDict,
+    };
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    // Initializers only matter for fresh weights; a loaded layer gets saved ones.
+    const { kernelInitializer: _k, biasInitializer: _b, ...rest } = config;
+    return new cls(rest);
+  }
+}
+
+/**
+ * Same-size dilated convolution by space-to-batch: pad by r·(k−1)/2 (plus up to
+ * r − 1 to reach a multiple of r), move the r×r phases into the batch, convolve
+ * with no dilation, and move them back, cropping the extra padding.
+ * @param x `[batch, height, width, inChannels]`
+ * @param kernel `[k, k, inChannels, outChannels]`
+ * @returns `[batch, height, width, outChannels]`
+ */
+export function atrousConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, rate: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [, height, width] = x.shape;
+    const k = kernel.shape[0];
+    if (rate === 1) return tf.conv2d(x, kernel, 1, 'same');
+    const pad = (rate * (k - 1)) / 2;
+    const extraH = (rate - ((height + 2 * pad) % rate)) % rate;
+    const extraW = (rate - ((width + 2 * pad) % rate)) % rate;
+    const phases = tf.spaceToBatchND(
+      x,
+      [rate, rate],
+      [
+        [pad, pad + extraH],
+        [pad, pad + extraW],
+      ],
+    ); // [batch·r², (H + 2p + eH)/r, (W + 2p + eW)/r, C]
+    const conv = tf.conv2d(phases as tf.Tensor4D, kernel, 1, 'valid');
+    return tf.batchToSpaceND(
+      conv,
+      [rate, rate],
+      [
+        [0, extraH],
+        [0, extraW],
+      ],
+    ) as tf.Tensor4D;
+  });
+}
+
+tf.serialization.registerClass(L2Normalization);
+tf.serialization.registerClass(AtrousConv2D);

@@ -1,0 +1,15 @@
+export { VOC_CLASSES } from './classes';
+export type { VocClass } from './classes';
+export type { Annotation, DatasetWarning, DatasetWarningKind, Sample, SampleSource } from './types';
+export { AnnotationError, DatasetLayoutError, ImageError } from './errors';
+export type { ImageProblem } from './errors';
+export { parseVocAnnotation } from './annotation';
+export type { ParseAnnotationOptions } from './annotation';
+export { decodeImage, readImageSize } from './decode';
+export type { DecodedImage } from './decode';
+export { VocDataset, openVocDataset, vocSetDirectory } from './dataset';
+export type { SkippedImage, VocDatasetOptions, VocSet } from './dataset';
+export { openLabelTxtDataset, parseLabelTxt } from './labeltxt';
+export type { LabelTxtDatasetOptions } from './labeltxt';
+export { validateDataset, validateLabelTxtDataset, validateVocDataset } from './validate';
+export type { DatasetProblem, ValidationReport } from './validate';

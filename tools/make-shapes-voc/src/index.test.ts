@@ -1,0 +1,93 @@
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SHAPES_CLASSES, makeShapesVoc, renderShapesImage, shapesSplits } from './index.mjs';
+
+describe('renderShapesImage', () => {
+  it('is a pure function of (seed, index)', () => {
+    const a = renderShapesImage(3, 17);
+    const b = renderShapesImage(3, 17);
+    expect(b.objects).toEqual(a.objects);
+    expect(Buffer.compare(Buffer.from(a.image), Buffer.from(b.image))).toBe(0);
+    const fixed = renderShapesImage(3, 17, { width: 500, height: 375 });
+    expect([fixed.width, fixed.height, fixed.image.length]).toEqual([500, 375, 500 * 375 * 3]);
+    const c = renderShapesImage(4, 17);
+    expect(Buffer.compare(Buffer.from(a.image), Buffer.from(c.image))).not.toBe(0);
+  });
+
+  it('draws 1..6 objects of every class, with truncated and difficult ones, boxes inside', () => {
+    const seen = new Set<string>();
+    let truncated = 0;
+    let difficult = 0;
+    for (let i = 0; i < 200; i++) {
+      const img = renderShapesImage(1, i);
+      expect(img.objects.length).toBeGreaterThanOrEqual(1);
+      expect(img.objects.length).toBeLessThanOrEqual(6);
+      for (const o of img.objects) {
+        seen.add(o.name);
+        expect(o.label).toBe(SHAPES_CLASSES.indexOf(o.name as never) + 1);
+        const [x0, y0, x1, y1] = o.box;
+        expect(x0).toBeGreaterThanOrEqual(0);
+        expect(y0).toBeGreaterThanOrEqual(0);
+        expect(x1).toBeLessThanOrEqual(img.width);
+        expect(y1).toBeLessThanOrEqual(img.height);
+        expect(x1 - x0).toBeGreaterThanOrEqual(3);
+        const side = Math.min(img.width, img.height);
+        if (o.difficult) {
+          difficult++;
+          expect(Math.max(x1 - x0, y1 - y0)).toBeLessThan(0.07 * side);
+        } else if (!o.truncated) {
+          expect(Math.max(x1 - x0, y1 - y0)).toBeGreaterThanOrEqual(0.08 * side);
+        }
+        if (o.truncated) {
+          truncated++;
+          expect(x0 === 0 || y0 === 0 || x1 === img.width || y1 === img.height).toBe(true);
+        }
+      }
+    }
+    expect([...seen].sort()).toEqual([...SHAPES_CLASSES].sort());
+    expect(truncated).toBeGreaterThan(20);
+    expect(difficult).toBeGreaterThan(20);
+  });
+});
+
+describe('shapesSplits', () => {
+  it('partitions the images: trainval = train ∪ val, disjoint from test', () => {
+    const s = shapesSplits(100, 5, 0.2, 0.25);
+    expect(s.test).toHaveLength(20);
+    expect(s.val).toHaveLength(20);
+    expect(s.train).toHaveLength(60);
+    expect(new Set([...s.trainval, ...s.test]).size).toBe(100);
+    expect(s.trainval).toEqual([...s.train, ...s.val].sort((a, b) => a - b));
+  });
+});
+
+describe('makeShapesVoc', () => {
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('writes the exact VOC layout with 1-based inclusive corners', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'shapes-'));
+    dirs.push(out);
+    const result = await makeShapesVoc({ outDir: out, count: 12, seed: 2 });
+    expect(result.dir).toBe(join(out, 'VOCdevkit', 'VOCshapes'));
+    expect((await readdir(join(result.dir, 'JPEGImages'))).length).toBe(12);
+    expect((await readdir(join(result.dir, 'Annotations'))).length).toBe(12);
+    const main = await readdir(join(result.dir, 'ImageSets', 'Main'));
+    for (const split of ['train', 'val', 'trainval', 'test']) {
+      expect(main).toContain(`${split}.txt`);
+      expect(main).toContain(`circle_${split}.txt`);
+    }
+    const first = renderShapesImage(2, 0);
+    const xml = await readFile(join(result.dir, 'Annotations', '000001.xml'), 'utf8');
+    const o = first.objects[0]!;
+    expect(xml).toContain(`<xmin>${o.box[0] + 1}</xmin>`);
+    expect(xml).toContain(`<xmax>${o.box[2]}</xmax>`);
+    const meta = await sharp(join(result.dir, 'JPEGImages', '000001.jpg')).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', first.width, first.height]);
+  });
+});
