@@ -57,7 +57,7 @@ export interface LoaderOptions {
   augment?: (sample: LoaderSample, rng: Rng) => PreparedSample | Promise<PreparedSample>;
   /**
    * Ground truth → per-anchor targets, e.g.
-   * `(boxes, labels) => encodeTargets(anchorsPacked, boxes, labels)` from `@ssd/matcher`.
+   * `createTargetEncoder(SSD300_VOC)` from `@ssd/matcher`.
    * Injected so the loader does not depend on a matcher.
    */
   encodeTargets: EncodeTargets;
@@ -193,7 +193,7 @@ function checkPositiveInteger(name: string, value: number): void {
  * const loader = createLoader(dataset, {
  *   batchSize: 32, seed: 1, dropLast: true,
  *   augment: ssdTrainAugmentation({ size: 300 }),
- *   encodeTargets: (boxes, labels) => encodeTargets(anchors, boxes, labels),
+ *   encodeTargets: createTargetEncoder(SSD300_VOC), // @ssd/matcher
  *   preprocess,
  * });
  * for (let epoch = 0; epoch < 10; epoch++) {
