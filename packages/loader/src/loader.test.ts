@@ -233,9 +233,20 @@ describe('createLoader', () => {
     const batches = await collect(loader);
     expect(tf.memory().numTensors).toBe(before);
     expect(batches[0]).toMatchObject({ batchSize: 2, height: H, width: W, numAnchors: P });
-    expect(batches[0]!.images).toBeInstanceOf(Float32Array);
+    expect(batches[0]!.images).toBeInstanceOf(Uint8Array); // 8-bit samples stay 8-bit
     expect(batches[0]!.images.length).toBe(2 * H * W * 3);
     expect(batches[2]!.ids).toEqual(['img4']);
+    expect(Array.from(batches[1]!.images.subarray(0, 2))).toEqual([2, 2]);
+    const floats = createLoader(source, {
+      batchSize: 2,
+      encodeTargets: encode,
+      output: 'arrays',
+      shuffle: false,
+      augment: (s) => ({ ...s, image: Float32Array.from(s.image, (v) => v + 0.5) }),
+    });
+    const first = (await collect(floats))[0]!;
+    expect(first.images).toBeInstanceOf(Float32Array);
+    expect(Array.from(first.images.subarray(0, 2))).toEqual([0.5, 0.5]);
   });
 
   it('cache: decodes each sample once across epochs', async () => {

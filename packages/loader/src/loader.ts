@@ -57,7 +57,7 @@ export interface LoaderOptions {
   augment?: (sample: LoaderSample, rng: Rng) => PreparedSample | Promise<PreparedSample>;
   /**
    * Ground truth → per-anchor targets, e.g.
-   * `(boxes, labels) => encodeTargets(anchorsPacked, boxes, labels)` from `@ssd/matcher`.
+   * `createTargetEncoder(SSD300_VOC)` from `@ssd/matcher`.
    * Injected so the loader does not depend on a matcher.
    */
   encodeTargets: EncodeTargets;
@@ -102,8 +102,11 @@ export interface TensorBatch {
 
 /** A batch as plain arrays (`output: 'arrays'`). */
 export interface ArrayBatch {
-  /** `[B * H * W * 3]` RGB 0..255 (not preprocessed). */
-  images: Float32Array;
+  /**
+   * `[B * H * W * 3]` RGB 0..255, not preprocessed: a Uint8Array when every prepared
+   * image is 8-bit (as `@ssd/augment`'s pipelines give), else a Float32Array.
+   */
+  images: Uint8Array | Float32Array;
   /** `[B * numAnchors * 4]`. */
   locTargets: Float32Array;
   /** `[B * numAnchors]`. */
@@ -190,7 +193,7 @@ function checkPositiveInteger(name: string, value: number): void {
  * const loader = createLoader(dataset, {
  *   batchSize: 32, seed: 1, dropLast: true,
  *   augment: ssdTrainAugmentation({ size: 300 }),
- *   encodeTargets: (boxes, labels) => encodeTargets(anchors, boxes, labels),
+ *   encodeTargets: createTargetEncoder(SSD300_VOC), // @ssd/matcher
  *   preprocess,
  * });
  * for (let epoch = 0; epoch < 10; epoch++) {
@@ -297,7 +300,10 @@ export function createLoader(
     const { width, height } = first;
     const pixels = width * height * 3;
     const b = samples.length;
-    const images = new Float32Array(b * pixels);
+    // 8-bit batches stay 8-bit: a quarter of the memory, and no 35 MB float buffer to
+    // fault in per batch (that alone was a fifth of the loader's time in the benchmark).
+    const eightBit = samples.every((s) => s.image instanceof Uint8Array);
+    const images = eightBit ? new Uint8Array(b * pixels) : new Float32Array(b * pixels);
     const locTargets = new Float32Array(b * numAnchors * 4);
     const labels = new Int32Array(b * numAnchors);
     samples.forEach((s, i) => {
@@ -317,7 +323,9 @@ export function createLoader(
   function toTensors(batch: ArrayBatch): TensorBatch {
     const { batchSize: b, height, width, numAnchors: p } = batch;
     return tf.tidy(() => {
-      const raw = tf.tensor4d(batch.images, [b, height, width, 3], 'float32');
+      const values =
+        batch.images instanceof Float32Array ? batch.images : new Float32Array(batch.images);
+      const raw = tf.tensor4d(values, [b, height, width, 3], 'float32');
       return {
         images: preprocess ? preprocess(raw) : raw,
         locTargets: tf.tensor3d(batch.locTargets, [b, p, 4], 'float32'),

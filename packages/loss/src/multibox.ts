@@ -123,14 +123,21 @@ function checkInputs(predictions: MultiboxPredictions, targets: MultiboxTargets)
   }
 }
 
-/** Smooth L1 (β = 1) per element: 0.5·x² where |x| < 1, |x| − 0.5 elsewhere. */
-export function smoothL1(x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const absolute = tf.abs(x);
-    const inner = tf.minimum(absolute, 1); // the quadratic part, |x| capped at 1
-    return tf.add(tf.mul(tf.square(inner), 0.5), tf.sub(absolute, inner));
-  });
-}
+/**
+ * Smooth L1 (β = 1) per element: 0.5·x² where |x| < 1, |x| − 0.5 elsewhere. Its
+ * gradient is clip(x, −1, 1), written out rather than taped through five ops.
+ */
+export const smoothL1 = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = inputs[0] as tf.Tensor;
+  const save = inputs[1] as tf.GradSaveFunc;
+  const absolute = tf.abs(x);
+  const inner = tf.minimum(absolute, 1); // the quadratic part, |x| capped at 1
+  save([x]);
+  return {
+    value: tf.add(tf.mul(tf.square(inner), 0.5), tf.sub(absolute, inner)),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, tf.clipByValue(saved[0]!, -1, 1)),
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /**
  * Which background anchors enter the confidence loss: per image, the
@@ -168,9 +175,12 @@ export function hardNegativeMask(
       // Sort negatives by loss, highest first (non-negatives last, at −Inf).
       const ranked = tf.where(negative, loss, tf.fill([batch, numAnchors], -Infinity));
       const { indices } = tf.topk(ranked, numAnchors, true); // [B, P]
-      const rank = tf.reshape(tf.range(0, numAnchors, 1, 'float32'), [1, numAnchors]);
-      const selectedInOrder = tf.cast(tf.less(rank, k), 'float32'); // [B, P], sorted order
-      const rows = tf.tile(tf.reshape(tf.range(0, batch, 1, 'int32'), [batch, 1]), [1, numAnchors]);
+      const rank = tf.range(0, numAnchors, 1, 'float32'); // [P]
+      const selectedInOrder = tf.cast(
+        tf.less(rank, spreadColumn(tf.reshape(k, [batch]), numAnchors)),
+        'float32',
+      ); // [B, P], in sorted order
+      const rows = tf.cast(spreadColumn(tf.range(0, batch, 1, 'float32'), numAnchors), 'int32');
       const where = tf.stack([rows, indices], 2); // [B, P, 2]: (image, anchor) of rank j
       return tf.scatterND(where, selectedInOrder, [batch, numAnchors]);
     });
@@ -199,30 +209,29 @@ export function multiboxLoss(
   checkInputs(predictions, targets);
   const { locPred, logits } = predictions;
   const { locTargets, labels } = targets;
-  const numClasses = logits.shape[2]!;
+  const [batch, numAnchors, numClasses] = logits.shape as [number, number, number];
+  const rows = batch * numAnchors;
   return tf.tidy(() => {
-    const positive = tf.cast(tf.greater(labels, 0), 'float32'); // [B, P]
+    const isPositive = tf.greater(labels, 0); // [B, P]
+    const positive = tf.cast(isPositive, 'float32');
     const normalizer = tf.maximum(tf.sum(positive), 1);
 
-    const perAnchorLoc = tf.sum(smoothL1(tf.sub(locPred, locTargets)), 2); // [B, P]
     // where() rather than a product: a wild prediction at a background anchor
     // (Inf) must not turn the sum into NaN.
-    const locSum = tf.sum(
-      tf.where(tf.greater(labels, 0), perAnchorLoc, tf.zerosLike(perAnchorLoc)),
-    );
+    const positive4 = tf.greater(spreadColumn(tf.reshape(positive, [rows]), 4), 0); // [B·P, 4]
+    const perCoordinate = tf.reshape(smoothL1(tf.sub(locPred, locTargets)), [rows, 4]);
+    const locSum = sumAll(tf.where(positive4, perCoordinate, tf.zerosLike(perCoordinate)));
 
-    const logProbabilities = tf.logSoftmax(logits); // [B, P, C], stable
-    const target = tf.oneHot(
-      tf.maximum(labels, tf.scalar(0, 'int32')),
-      numClasses,
-      1,
-      0,
-      'float32',
+    const crossEntropy = tf.reshape(
+      softmaxCrossEntropy(
+        tf.reshape(logits, [rows, numClasses]),
+        tf.reshape(tf.maximum(labels, tf.scalar(0, 'int32')), [rows]),
+      ),
+      [batch, numAnchors],
     );
-    const crossEntropy = tf.neg(tf.sum(tf.mul(target, logProbabilities), 2)); // [B, P]
     // Positives and mined negatives are disjoint; the weight is a constant.
     const weight = tf.add(positive, hardNegativeMask(crossEntropy, labels, resolved));
-    const confSum = tf.sum(tf.mul(crossEntropy, weight));
+    const confSum = sumAll(tf.mul(crossEntropy, weight));
 
     const localization = tf.div(locSum, normalizer) as tf.Scalar;
     const confidence = tf.div(confSum, normalizer) as tf.Scalar;
@@ -230,3 +239,65 @@ export function multiboxLoss(
     return { total, localization, confidence };
   });
 }
+
+// Why the helpers below: tfjs's `cpu` backend broadcasts a size-1 axis (`[N, 1]`
+// against `[N, C]`) through a per-element index computation that is ~50× slower than
+// its same-shape loop, and the stock gradients of `sum` and `logSoftmax` broadcast
+// exactly that way. Spreading a column with a rank-1 matMul (exact: one product per
+// element) and writing these gradients by hand keeps every large op on the fast path
+// of every backend.
+
+/**
+ * float32 one-hot rows. Not `tf.oneHot(..., 'float32')`: tfjs-backend-wasm 4.22
+ * ignores the dtype and writes int32 bits into the float buffer.
+ */
+export function floatOneHot(indices: tf.Tensor, depth: number): tf.Tensor2D {
+  return tf.cast(tf.oneHot(indices as tf.Tensor1D, depth), 'float32') as tf.Tensor2D;
+}
+
+/** `[N]` → `[N, width]`, each value repeated along the row. */
+function spreadColumn(column: tf.Tensor, width: number): tf.Tensor2D {
+  return tf.matMul(tf.reshape(column, [-1, 1]), tf.ones([1, width]));
+}
+
+/** Σ of all elements, with a gradient that broadcasts a scalar (the fast path). */
+const sumAll = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = inputs[0] as tf.Tensor;
+  const shape = x.shape;
+  return {
+    value: tf.sum(x),
+    gradFunc: (dy: tf.Tensor) => tf.mul(tf.ones(shape), dy),
+  };
+}) as (x: tf.Tensor) => tf.Scalar;
+
+/**
+ * Per-row softmax cross-entropy from logits, −log softmax(logits)[label], with the
+ * stable log-sum-exp (logits shifted by their row maximum).
+ * @param logits `[N, C]`. @param labels `[N]` int32; a label outside 0..C−1 gives 0.
+ * @returns `[N]`; gradient w.r.t. logits dy·(softmax − oneHot(label)).
+ */
+const softmaxCrossEntropy = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const logits = inputs[0] as tf.Tensor2D;
+  const labels = inputs[1] as tf.Tensor1D;
+  const save = inputs[2] as tf.GradSaveFunc;
+  const width = logits.shape[1]!;
+  const shifted = tf.sub(logits, spreadColumn(tf.max(logits, 1), width));
+  const target = floatOneHot(labels, width);
+  const value = tf.sub(tf.log(tf.sum(tf.exp(shifted), 1)), tf.sum(tf.mul(target, shifted), 1));
+  // Save the inputs, not the softmax: tfjs's leak check (IS_TEST) counts a saved
+  // intermediate as a leak. The backward pass recomputes the softmax.
+  save([logits, labels]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [savedLogits, savedLabels] = saved as [tf.Tensor2D, tf.Tensor1D];
+      const exponentials = tf.exp(tf.sub(savedLogits, spreadColumn(tf.max(savedLogits, 1), width)));
+      const scale = tf.div(dy, tf.sum(exponentials, 1)); // dy / Σexp, [N]
+      const dLogits = tf.sub(
+        tf.mul(exponentials, spreadColumn(scale, width)),
+        tf.mul(floatOneHot(savedLabels, width), spreadColumn(dy, width)),
+      );
+      return [dLogits, tf.zerosLike(savedLabels)];
+    },
+  };
+}) as (logits: tf.Tensor2D, labels: tf.Tensor1D) => tf.Tensor1D;
