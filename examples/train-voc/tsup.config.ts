@@ -1,7 +1,7 @@
 import { libraryConfig } from '../../tsup.base';
 
 export default libraryConfig({
-  entry: ['src/cli.ts', 'src/index.ts'],
+  entry: ['src/cli.ts', 'src/index.ts', 'src/replica.ts'],
   format: ['esm'],
   dts: false,
   platform: 'node',

@@ -25,7 +25,11 @@ export function batchTensors(batch: HostBatch): {
 } {
   const { batchSize: b, inputSize: s, numAnchors: p } = batch;
   return {
-    images: tf.tensor4d(batch.images, [b, s, s, 3], 'float32'),
+    images: tf.tensor4d(
+      batch.images instanceof Float32Array ? batch.images : Float32Array.from(batch.images),
+      [b, s, s, 3],
+      'float32',
+    ),
     locTargets: tf.tensor3d(batch.locTargets, [b, p, 4], 'float32'),
     labels: tf.tensor2d(batch.labels, [b, p], 'int32'),
   };

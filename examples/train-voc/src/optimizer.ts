@@ -71,7 +71,8 @@ function uid(): number {
 
 abstract class SlotOptimizer implements Optimizer {
   abstract readonly kind: OptimizerKind;
-  protected updates = 0;
+  /** Updates applied so far (Adam's bias correction uses it). */
+  updates = 0;
   protected readonly slots: tf.Variable[][];
 
   constructor(

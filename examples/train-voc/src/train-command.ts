@@ -308,10 +308,15 @@ export async function runTrain(
     p: { locPred: tf.Tensor3D; logits: tf.Tensor3D },
     t: { locTargets: tf.Tensor3D; labels: tf.Tensor2D },
   ) => multiboxLoss(p, t) as { total: tf.Scalar; localization: tf.Scalar; confidence: tf.Scalar };
-  const engine: GradientEngine =
+  const workerEngine =
     backend.workers > 1
-      ? await createWorkerEngine({ config, classes, backend, net })
-      : createLocalEngine({ params: net.params, forward: net.forward, preprocess, loss });
+      ? await createWorkerEngine({ config, classes, backend, net, optimizer })
+      : null;
+  // After a resume the workers start from the checkpoint's weights and optimizer state.
+  if (workerEngine && resumeFrom) await workerEngine.push();
+  const engine: GradientEngine =
+    workerEngine ??
+    createLocalEngine({ params: net.params, forward: net.forward, preprocess, loss });
 
   let stopRequested = false;
   const onSigint = (): void => {
@@ -327,6 +332,7 @@ export async function runTrain(
   process.on('SIGINT', onSigint);
 
   const checkpoint = async (iteration: number): Promise<void> => {
+    await workerEngine?.pull();
     const per = loader.batchesPerEpoch;
     const state: RunState = {
       config,
@@ -394,6 +400,7 @@ export async function runTrain(
       shouldStop: () => stopRequested || (hooks.shouldStop?.() ?? false),
       checkpoint,
       evaluate: async (iteration) => {
+        await workerEngine?.pull();
         await evaluate(iteration, false);
       },
       onSkip: (r, n) =>
@@ -424,6 +431,8 @@ export async function runTrain(
     process.off('SIGINT', onSigint);
     printer.finish();
     await batches.close();
+    // The main thread's network is what gets evaluated and saved below.
+    await workerEngine?.pull().catch(() => undefined);
     await engine.dispose();
   }
 

@@ -19,7 +19,7 @@ export interface HostBatch {
   readonly batchSize: number;
   readonly inputSize: number;
   /** `[batch, inputSize, inputSize, 3]` RGB 0–255 (not yet preprocessed). */
-  readonly images: Float32Array;
+  readonly images: Uint8Array | Float32Array;
   readonly numAnchors: number;
   /** `[batch, numAnchors, 4]` encoded offsets. */
   readonly locTargets: Float32Array;
@@ -30,7 +30,12 @@ export interface HostBatch {
 /** Computes loss and gradients for a batch at the current weights. */
 export interface GradientEngine {
   /** Gradients are one per trainable parameter, in parameter order; the caller disposes them. */
-  compute(batch: HostBatch): Promise<{ loss: LossParts; grads: tf.Tensor[] }>;
+  compute(
+    batch: HostBatch,
+    learningRate?: number,
+  ): Promise<{ loss: LossParts; grads: tf.Tensor[] }>;
+  /** True when `compute` also applies the update at `learningRate` (worker engines); `grads` is then empty. */
+  readonly appliesUpdates?: boolean;
   /** Called after each optimizer update (a worker engine sends the new weights). */
   weightsChanged?(): Promise<void>;
   dispose(): Promise<void> | void;
@@ -137,7 +142,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       const t1 = performance.now();
       dataWait += (t1 - t0) / 1000;
       const lr = learningRateAt(iteration, o.schedule);
-      const { loss, grads } = await o.engine.compute(batch);
+      const { loss, grads } = await o.engine.compute(batch, lr);
       const record: IterationRecord = {
         iteration: iteration + 1,
         loss: loss.total,
@@ -150,7 +155,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
         dataWaitSeconds: (t1 - t0) / 1000,
       };
       if (finite(loss)) {
-        o.optimizer.apply(grads, lr);
+        if (!o.engine.appliesUpdates) o.optimizer.apply(grads, lr);
         tf.dispose(grads);
         await o.engine.weightsChanged?.();
         consecutive = 0;

@@ -1,14 +1,100 @@
+import { createDataParallelTrainer, type DataParallelTrainer } from '@ssd/backend';
+import * as tf from '@tensorflow/tfjs-core';
+import { fileURLToPath } from 'node:url';
 import type { BackendChoice } from './backend';
 import type { RunConfig } from './config';
 import type { Network } from './network';
+import type { Optimizer } from './optimizer';
 import type { GradientEngine } from './trainer';
 
-/** Data-parallel gradients across worker threads (wired to `@ssd/backend` when it provides them). */
-export async function createWorkerEngine(_options: {
+/**
+ * Data-parallel training on worker threads (`@ssd/backend`): each worker holds a
+ * replica (dist/replica.js) and computes the gradient of its slice of the batch;
+ * the averaged gradient is applied by every replica's optimizer. The main thread's
+ * network and optimizer are synchronised from worker 0 before a checkpoint or an
+ * evaluation (`pull`) and pushed to the workers after a resume (`push`).
+ */
+export interface WorkerEngine extends GradientEngine {
+  readonly appliesUpdates: true;
+  pull(): Promise<void>;
+  push(): Promise<void>;
+}
+
+export async function createWorkerEngine(options: {
   config: RunConfig;
   classes: readonly string[];
   backend: BackendChoice;
   net: Network;
-}): Promise<GradientEngine> {
-  throw new Error('worker data-parallel training is not available yet; run with --workers 1');
+  optimizer: Optimizer;
+}): Promise<WorkerEngine> {
+  const { config, net, optimizer } = options;
+  const replicaModule = fileURLToPath(new URL('./replica.js', import.meta.url));
+  const trainer: DataParallelTrainer = await createDataParallelTrainer({
+    replicaModule,
+    replicaOptions: { config, numClasses: options.classes.length + 1 },
+    workers: options.backend.workers,
+    backend: options.backend.name === 'cpu' ? 'cpu' : 'wasm',
+  });
+  const modelCount = net.weights.length;
+  const engine: WorkerEngine = {
+    appliesUpdates: true,
+    async compute(batch, learningRate) {
+      const s = batch.inputSize;
+      const result = await trainer.step(
+        {
+          images: { data: batch.images, shape: [batch.batchSize, s * s * 3] },
+          locTargets: { data: batch.locTargets, shape: [batch.batchSize, batch.numAnchors, 4] },
+          labels: { data: batch.labels, shape: [batch.batchSize, batch.numAnchors] },
+        },
+        learningRate === undefined ? {} : { learningRate },
+      );
+      return {
+        loss: {
+          total: result.loss,
+          localization: result.metrics.localization ?? NaN,
+          confidence: result.metrics.confidence ?? NaN,
+        },
+        grads: [],
+      };
+    },
+    async pull() {
+      const weights = await trainer.getWeights();
+      tf.tidy(() => {
+        net.weights.forEach((w, i) => {
+          const src = weights[i]!;
+          w.variable.assign(tf.tensor(src.data, w.variable.shape, 'float32'));
+        });
+      });
+      const state = await optimizer.getState();
+      const counter = weights[weights.length - 1]!.data[0]!;
+      optimizer.setState({
+        ...state,
+        updates: counter,
+        slots: state.slots.map((slot, k) => ({
+          ...slot,
+          values: Float32Array.from(weights[modelCount + k]!.data),
+        })),
+      });
+    },
+    async push() {
+      const state = await optimizer.getState();
+      const model = await Promise.all(
+        net.weights.map(async (w) => ({
+          name: w.name,
+          shape: [...w.variable.shape],
+          data: (await w.variable.data()) as Float32Array,
+        })),
+      );
+      const current = await trainer.getWeights();
+      await trainer.setWeights([
+        ...model.map((m, i) => ({ ...current[i]!, data: m.data })),
+        ...state.slots.map((slot, k) => ({ ...current[modelCount + k]!, data: slot.values })),
+        { ...current[current.length - 1]!, data: Float32Array.of(state.updates) },
+      ]);
+    },
+    async dispose() {
+      await trainer.dispose();
+    },
+  };
+  return engine;
 }

@@ -1,0 +1,119 @@
+/**
+ * The replica module of the data-parallel trainer (`@ssd/backend`'s
+ * `createDataParallelTrainer`): every worker thread imports this file (built to
+ * `dist/replica.js`) and builds the same network, the app's optimizer and the
+ * MultiBox loss. The optimizer's slot variables are listed after the model's
+ * weights in `model.weights`, so `getWeights`/`setWeights` carry them too and a
+ * checkpoint taken from the workers resumes exactly.
+ */
+import { multiboxLoss } from '@ssd/loss';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import type { RunConfig } from './config';
+import { buildNetwork, preprocess } from './network';
+import { createOptimizer, type Optimizer } from './optimizer';
+
+export interface ReplicaOptions {
+  config: RunConfig;
+  numClasses: number;
+}
+
+/** A `tf.Optimizer` face for the app's optimizer; a non-finite gradient skips the update. */
+class AppOptimizer extends tf.Optimizer {
+  static get className(): string {
+    return 'SsdTrainVocOptimizer';
+  }
+  learningRate = 0;
+  skipped = 0;
+
+  constructor(
+    private readonly inner: Optimizer & { updates: number },
+    private readonly variables: readonly tf.Variable[],
+    /** Scalar copy of `inner.updates`, exposed as a weight so it is saved and restored. */
+    readonly counter: tf.Variable,
+  ) {
+    super();
+  }
+
+  override applyGradients(grads: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
+    const byName = Array.isArray(grads)
+      ? Object.fromEntries(grads.map((g) => [g.name, g.tensor]))
+      : grads;
+    const list = this.variables.map((v) => byName[v.name]!);
+    const finite = tf.tidy(
+      () => tf.all(tf.stack(list.map((g) => tf.all(tf.isFinite(g))))).dataSync()[0] === 1,
+    );
+    if (!finite) {
+      this.skipped++;
+      return;
+    }
+    this.inner.updates = this.counter.dataSync()[0]!;
+    this.inner.apply(list, this.learningRate);
+    this.counter.assign(tf.scalar(this.inner.updates));
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {};
+  }
+}
+
+export async function createReplica(options: ReplicaOptions) {
+  const { config } = options;
+  const net = buildNetwork({
+    preset: config.preset,
+    numClasses: options.numClasses,
+    inputSize: config.inputSize,
+    widthMultiplier: config.widthMultiplier,
+    seed: config.seed,
+    heInit: config.backboneWeights === null && config.init === 'he',
+  });
+  const inner = createOptimizer(config.optimizer, net.params, config) as Optimizer & {
+    updates: number;
+  };
+  const slots = innerSlots(inner);
+  const counter = tf.variable(tf.scalar(0), false, 'ssd_train_voc_updates');
+  const optimizer = new AppOptimizer(
+    inner,
+    net.params.map((p) => p.variable),
+    counter,
+  );
+  const s = config.inputSize;
+  return {
+    model: {
+      trainableWeights: net.model.trainableWeights,
+      weights: [
+        ...net.model.weights,
+        ...slots.map((v) => ({ read: () => v })),
+        { read: () => counter },
+      ],
+    },
+    optimizer,
+    loss(batch: Record<string, tf.Tensor>) {
+      const rows = batch.images!.shape[0]!;
+      const x = preprocess(tf.reshape(tf.cast(batch.images!, 'float32'), [rows, s, s, 3]));
+      const [locPred, logits] = net.forward(x);
+      const labels = batch.labels! as tf.Tensor2D;
+      const l = multiboxLoss(
+        { locPred, logits },
+        { locTargets: batch.locTargets! as tf.Tensor3D, labels },
+      );
+      // multiboxLoss divides by max(1, positives of this slice); undo it so the
+      // trainer's Σ loss / Σ positives is the whole batch's loss.
+      const positives = tf.sum(tf.cast(tf.greater(labels, 0), 'float32'));
+      const n = tf.maximum(positives, 1);
+      return {
+        loss: tf.mul(l.total, n) as tf.Scalar,
+        normalizer: positives as tf.Scalar,
+        metrics: {
+          localization: tf.mul(l.localization, n) as tf.Scalar,
+          confidence: tf.mul(l.confidence, n) as tf.Scalar,
+        },
+      };
+    },
+  };
+}
+
+/** The optimizer's slot variables, in its `getState` order. */
+function innerSlots(inner: Optimizer): tf.Variable[] {
+  return (inner as unknown as { slots: tf.Variable[][] }).slots.flat();
+}
