@@ -19,3 +19,4 @@ export {
 export type { CheckpointData, CheckpointTensor } from './checkpoint';
 export { RECIPES, SHAPES_RECIPE, SSD300_RECIPE, SSD512_RECIPE, resolveTrainConfig } from './config';
 export type { RunConfig, PresetName } from './config';
+export { SHAPES_128_ANCHORS, basePreset, buildNetwork } from './network';

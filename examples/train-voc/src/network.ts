@@ -20,11 +20,12 @@ export function basePreset(preset: PresetName): AnchorConfig {
 
 /**
  * The default boxes of the `shapes` demo (`npm start`): SSD300_VOC's relative
- * scales and aspect ratios on the feature maps of the 160×160 network (20, 10,
- * 5, 3, 1, 1), i.e. `anchorConfigForInputSize(SSD300_VOC, 160)`. 2 890 boxes.
+ * box sizes (0.1 … 0.88 of the side: 12.8 … 112.6 px) and aspect ratios on the
+ * feature maps of the 128×128 network (16, 8, 4, 2, 2, 2; steps 8, 16, 32, 64,
+ * 64, 64), i.e. `anchorConfigForInputSize(SSD300_VOC, 128)`: 1 560 boxes.
  */
-export const SHAPES_160_ANCHORS: AnchorConfig = Object.freeze(
-  anchorConfigForInputSize(SSD300_VOC, 160),
+export const SHAPES_128_ANCHORS: AnchorConfig = Object.freeze(
+  anchorConfigForInputSize(SSD300_VOC, 128),
 );
 
 /**

@@ -257,6 +257,14 @@ export async function runTrain(
       `(${trainSet.size} images), testing on ${config.test.join('+')} (${testSet.size} images).`,
   );
 
+  if (config.backboneWeights !== null) {
+    // @ssd/vgg-ssd's torchvision/Keras weight import has not landed in this build.
+    throw new UsageError(
+      `--backbone-weights ${config.backboneWeights}: importing pretrained VGG16 weights needs ` +
+        `@ssd/vgg-ssd's weight import, which this build does not have yet; train without it ` +
+        `(from scratch) or update the packages`,
+    );
+  }
   const tensorsAtStart = tf.memory().numTensors;
   const net: Network = buildNetwork({
     preset: config.preset,
