@@ -1,5 +1,6 @@
 import { createDataParallelTrainer, type DataParallelTrainer } from '@ssd/backend';
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BackendChoice } from './backend';
 import type { RunConfig } from './config';
@@ -28,7 +29,11 @@ export async function createWorkerEngine(options: {
   optimizer: Optimizer;
 }): Promise<WorkerEngine> {
   const { config, net, optimizer } = options;
-  const replicaModule = fileURLToPath(new URL('./replica.js', import.meta.url));
+  // Beside this module in dist/; from the TypeScript sources (tests) the built copy.
+  let replicaModule = fileURLToPath(new URL('./replica.js', import.meta.url));
+  if (!existsSync(replicaModule)) {
+    replicaModule = fileURLToPath(new URL('../dist/replica.js', import.meta.url));
+  }
   const trainer: DataParallelTrainer = await createDataParallelTrainer({
     replicaModule,
     replicaOptions: { config, numClasses: options.classes.length + 1 },

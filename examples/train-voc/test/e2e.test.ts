@@ -160,4 +160,25 @@ describe('train-voc end to end', () => {
     expect((await fs.readdir(detectOut)).filter((f) => f.endsWith('.png'))).toHaveLength(2);
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('resumes exactly with data-parallel worker threads too', async () => {
+    const args = (out: string, iterations: number) => {
+      const a = trainArgs(out);
+      a[a.indexOf('--workers') + 1] = '2';
+      a[a.indexOf('--iterations') + 1] = String(iterations);
+      a[a.indexOf('--draw') + 1] = '0';
+      return a;
+    };
+    const straightOut = path.join(dir, 'workers-straight');
+    await runTrain(resolveTrainConfig(parseCommandLine(args(straightOut, 6)).flags), {}, quiet);
+    const splitOut = path.join(dir, 'workers-split');
+    await runTrain(resolveTrainConfig(parseCommandLine(args(splitOut, 3)).flags), {}, quiet);
+    await runTrain(null, { resume: splitOut, iterations: 6 }, quiet);
+    const straight = await losses(straightOut);
+    expect(straight).toHaveLength(6);
+    expect(await losses(splitOut)).toEqual(straight);
+    // The same objective as one process: equal to the single-worker run's first loss.
+    const single = await losses(path.join(dir, 'straight'));
+    expect(straight[0]).toBeCloseTo(single[0]!, 3);
+  });
 });
