@@ -39,6 +39,7 @@ export function evaluateCoco(
   const perThreshold = new Float64Array(numThresholds);
   const sums = new Float64Array(numThresholds);
   let counted = 0;
+  const scratch = new Scratch();
   for (let c = 1; c <= numClasses; c++) {
     const gtFrom = gtClasses.offsets[c]!;
     const gtTo = gtClasses.offsets[c + 1]!;
@@ -55,76 +56,77 @@ export function evaluateCoco(
       continue;
     }
 
-    // Kept detections of the class (image order, then score order within an image)
-    // and, per threshold, whether each matched (tp) or was ignored.
-    const kept: number[] = [];
-    const matched: Uint8Array[] = [];
-    const ignored: Uint8Array[] = [];
+    // Kept detections of the class (image order, then score order within an image),
+    // with per-threshold flags: bit 0 matched, bit 1 matched to an ignored box.
+    const kept = new Int32Array(detTo - detFrom);
+    const flags = new Uint8Array((detTo - detFrom) * numThresholds);
+    let numKept = 0;
     for (let image = 0; image < numImages; image++) {
-      const dets = rankByScore(
-        detRows.subarray(detStart[image]!, detStart[image + 1]!),
-        score,
-      ).subarray(0, maxDetections);
-      if (dets.length === 0) continue;
+      const from = detStart[image]!;
+      const to = detStart[image + 1]!;
+      if (from === to) continue;
+      // This image's detections by descending score (stable), cut to maxDetections.
+      const dets = scratch.dets(to - from);
+      for (let k = from; k < to; k++) {
+        const row = detRows[k]!;
+        const key = score[row]!;
+        let j = k - from - 1;
+        while (j >= 0 && score[dets[j]!]! < key) {
+          dets[j + 1] = dets[j]!;
+          j--;
+        }
+        dets[j + 1] = row;
+      }
+      const numDets = Math.min(to - from, maxDetections);
       // Ground truths of the image, non-ignored first (stable).
-      const gts: number[] = [];
+      const numGts = gtStart[image + 1]! - gtStart[image]!;
+      const gts = scratch.gts(numGts);
+      let firstIgnored = 0;
       for (let k = gtStart[image]!; k < gtStart[image + 1]!; k++) {
-        if (!gtDifficult[gtRows[k]!]) gts.push(gtRows[k]!);
+        if (!gtDifficult[gtRows[k]!]) gts[firstIgnored++] = gtRows[k]!;
       }
-      const firstIgnored = gts.length;
-      for (let k = gtStart[image]!; k < gtStart[image + 1]!; k++) {
-        if (gtDifficult[gtRows[k]!]) gts.push(gtRows[k]!);
+      for (let k = gtStart[image]!, g = firstIgnored; k < gtStart[image + 1]!; k++) {
+        if (gtDifficult[gtRows[k]!]) gts[g++] = gtRows[k]!;
       }
-      const ious = pairwiseIou(dets, gts, detBox, gtBox);
-      const dm = new Uint8Array(numThresholds * dets.length);
-      const di = new Uint8Array(numThresholds * dets.length);
+      const ious = scratch.ious(numDets * numGts);
+      pairwiseIou(dets, numDets, gts, numGts, detBox, gtBox, ious);
+      const taken = scratch.taken(numGts);
       for (let t = 0; t < numThresholds; t++) {
-        const taken = new Uint8Array(gts.length);
-        for (let i = 0; i < dets.length; i++) {
+        taken.fill(0, 0, numGts);
+        for (let i = 0; i < numDets; i++) {
           let best = Math.min(COCO_IOU_THRESHOLDS[t]!, 1 - 1e-10);
           let m = -1;
-          for (let j = 0; j < gts.length; j++) {
+          for (let j = 0; j < numGts; j++) {
             if (taken[j]) continue;
             if (m > -1 && m < firstIgnored && j >= firstIgnored) break;
-            const overlap = ious[i * gts.length + j]!;
+            const overlap = ious[i * numGts + j]!;
             if (overlap < best) continue;
             best = overlap;
             m = j;
           }
           if (m === -1) continue;
           taken[m] = 1;
-          dm[t * dets.length + i] = 1;
-          di[t * dets.length + i] = m >= firstIgnored ? 1 : 0;
+          flags[(numKept + i) * numThresholds + t] = m >= firstIgnored ? 3 : 1;
         }
       }
-      for (let i = 0; i < dets.length; i++) {
-        kept.push(dets[i]!);
-        const mm = new Uint8Array(numThresholds);
-        const ii = new Uint8Array(numThresholds);
-        for (let t = 0; t < numThresholds; t++) {
-          mm[t] = dm[t * dets.length + i]!;
-          ii[t] = di[t * dets.length + i]!;
-        }
-        matched.push(mm);
-        ignored.push(ii);
-      }
+      for (let i = 0; i < numDets; i++) kept[numKept++] = dets[i]!;
     }
 
-    // Across images: stable sort by descending score of the concatenation.
-    const position = new Float64Array(kept.length);
-    for (let p = 0; p < kept.length; p++) position[p] = -score[kept[p]!]!;
-    const order = Int32Array.from(kept.keys());
-    order.sort((a, b) => position[a]! - position[b]! || a - b);
+    // Across images: stable sort of the concatenation by descending score.
+    const keptScore = new Float64Array(numKept);
+    for (let p = 0; p < numKept; p++) keptScore[p] = score[kept[p]!]!;
+    const order = rankByScore(positions(numKept), keptScore);
 
-    const recall = new Float64Array(order.length);
-    const precision = new Float64Array(order.length);
+    const recall = new Float64Array(numKept);
+    const precision = new Float64Array(numKept);
     for (let t = 0; t < numThresholds; t++) {
       let tp = 0;
       let fp = 0;
       let n = 0;
-      for (const p of order) {
-        if (ignored[p]![t]) continue;
-        if (matched[p]![t]) tp++;
+      for (let r = 0; r < numKept; r++) {
+        const flag = flags[order[r]! * numThresholds + t]!;
+        if (flag & 2) continue; // on an ignored box
+        if (flag & 1) tp++;
         else fp++;
         recall[n] = tp / numGroundTruth;
         precision[n] = tp / (fp + tp + EPS);
@@ -157,27 +159,60 @@ function mean(values: Float64Array): number {
   return sum / values.length;
 }
 
-/** `[dets.length * gts.length]` continuous IoU, as pycocotools' `bbIou` (non-crowd). */
+/** `0, 1, …, n - 1`. */
+function positions(n: number): Int32Array {
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) out[i] = i;
+  return out;
+}
+
+/** Reusable buffers for the per-image work, grown on demand. */
+class Scratch {
+  private detBuffer = new Int32Array(256);
+  private gtBuffer = new Int32Array(64);
+  private iouBuffer = new Float64Array(4096);
+  private takenBuffer = new Uint8Array(64);
+  dets(n: number): Int32Array {
+    if (n > this.detBuffer.length) this.detBuffer = new Int32Array(n * 2);
+    return this.detBuffer;
+  }
+  gts(n: number): Int32Array {
+    if (n > this.gtBuffer.length) this.gtBuffer = new Int32Array(n * 2);
+    return this.gtBuffer;
+  }
+  ious(n: number): Float64Array {
+    if (n > this.iouBuffer.length) this.iouBuffer = new Float64Array(n * 2);
+    return this.iouBuffer;
+  }
+  taken(n: number): Uint8Array {
+    if (n > this.takenBuffer.length) this.takenBuffer = new Uint8Array(n * 2);
+    return this.takenBuffer;
+  }
+}
+
+/** `[numDets * numGts]` continuous IoU into `out`, as pycocotools' `bbIou` (non-crowd). */
 function pairwiseIou(
-  dets: ArrayLike<number>,
-  gts: readonly number[],
+  dets: Int32Array,
+  numDets: number,
+  gts: Int32Array,
+  numGts: number,
   detBox: Float64Array,
   gtBox: Float64Array,
-): Float64Array {
-  const out = new Float64Array(dets.length * gts.length);
-  for (let i = 0; i < dets.length; i++) {
+  out: Float64Array,
+): void {
+  for (let i = 0; i < numDets; i++) {
     const d = dets[i]! * 4;
     const areaD = (detBox[d + 2]! - detBox[d]!) * (detBox[d + 3]! - detBox[d + 1]!);
-    for (let j = 0; j < gts.length; j++) {
+    for (let j = 0; j < numGts; j++) {
       const g = gts[j]! * 4;
+      out[i * numGts + j] = 0;
       const w = Math.min(detBox[d + 2]!, gtBox[g + 2]!) - Math.max(detBox[d]!, gtBox[g]!);
       if (w <= 0) continue;
       const h = Math.min(detBox[d + 3]!, gtBox[g + 3]!) - Math.max(detBox[d + 1]!, gtBox[g + 1]!);
       if (h <= 0) continue;
       const inter = w * h;
       const areaG = (gtBox[g + 2]! - gtBox[g]!) * (gtBox[g + 3]! - gtBox[g + 1]!);
-      out[i * gts.length + j] = inter / (areaD + areaG - inter);
+      out[i * numGts + j] = inter / (areaD + areaG - inter);
     }
   }
-  return out;
 }

@@ -134,6 +134,14 @@ describe('evaluateDetections: hand-computed cases', () => {
     expect([...cat.recall]).toEqual([1]); // the two difficult matches add no point
   });
 
+  it('every detection on a difficult box: AP 0 (the devkit would print NaN for VOC07)', () => {
+    const result = evaluateDetections([[on(A, 1, 0.9)]], [gt([A, B], [1, 1], [1, 0])], {
+      classNames: NAMES,
+    });
+    expect(result.classes[0]).toMatchObject({ ap: 0, truePositives: 0, falsePositives: 0 });
+    expect(result.classes[0]!.recall).toHaveLength(0);
+  });
+
   it('a class with only difficult ground truth is reported with AP null and left out of the mean', () => {
     const dets = [[on(A, 1, 0.9), on(B, 2, 0.9), far(2, 0.5)]];
     const result = evaluateDetections(dets, [gt([A, B], [1, 2], [0, 1])], { classNames: NAMES });
@@ -222,33 +230,48 @@ describe('evaluateDetections: hand-computed cases', () => {
     expect(result.classes[0]!.ap).toBeCloseTo(3 / 11, 15);
   });
 
-  it('devkit IoU adds one pixel to widths and heights; continuous does not', () => {
-    // Devkit: 10x10 box vs its top half 10x5: IoU 50/100 = 0.5 (a match, >=).
-    // Continuous: 9x9 vs 9x4: 36/81 = 0.44 (a miss).
+  it('pixelInclusive IoU adds one pixel to widths and heights; continuous (default) does not', () => {
+    // Inclusive pixel indices: a 10x10 box vs its top half 10x5: 50/100 = 0.5 (a match, >=).
+    // The same numbers as edges: 9x9 vs 9x4: 36/81 = 0.44 (a miss).
     const dets = [[det(0, 0, 9, 4, 1, 0.9)]];
     const gts = [gt([[0, 0, 9, 9]], [1])];
-    expect(evaluateDetections(dets, gts, { classNames: NAMES }).classes[0]!.ap).toBeCloseTo(1, 14);
     expect(
-      evaluateDetections(dets, gts, { classNames: NAMES, iou: 'continuous' }).classes[0]!.ap,
-    ).toBe(0);
-    // Touching corners overlap by one pixel under the devkit's inclusive boxes.
+      evaluateDetections(dets, gts, { classNames: NAMES, iou: 'pixelInclusive' }).classes[0]!.ap,
+    ).toBeCloseTo(1, 14);
+    expect(evaluateDetections(dets, gts, { classNames: NAMES }).classes[0]!.ap).toBe(0);
+    // Touching corners share one pixel as inclusive indices, nothing as edges.
     const touching = [[det(1, 1, 2, 2, 1, 0.9)]];
     const tiny = [gt([[0, 0, 1, 1]], [1])];
-    expect(
-      evaluateDetections(touching, tiny, { classNames: NAMES, iouThreshold: 1 / 7 }).classes[0]!.ap,
-    ).toBeCloseTo(1, 14);
     expect(
       evaluateDetections(touching, tiny, {
         classNames: NAMES,
         iouThreshold: 1 / 7,
-        iou: 'continuous',
+        iou: 'pixelInclusive',
       }).classes[0]!.ap,
+    ).toBeCloseTo(1, 14);
+    expect(
+      evaluateDetections(touching, tiny, { classNames: NAMES, iouThreshold: 1 / 7 }).classes[0]!.ap,
     ).toBe(0);
   });
 
+  it('continuous IoU on @ssd/voc edge boxes equals the devkit formula on the XML corners', () => {
+    // XML (1-based inclusive) gt 1,1,10,10 and a results-file detection 1,1,10,5;
+    // @ssd/voc's edges are xmin-1, ymin-1, xmax, ymax.
+    const xml = evaluateDetections([[det(1, 1, 10, 5, 1, 0.9)]], [gt([[1, 1, 10, 10]], [1])], {
+      classNames: NAMES,
+      iou: 'pixelInclusive',
+    });
+    const edges = evaluateDetections([[det(0, 0, 10, 5, 1, 0.9)]], [gt([[0, 0, 10, 10]], [1])], {
+      classNames: NAMES,
+    });
+    expect(xml.classes[0]!.ap).toBeCloseTo(1, 14); // IoU exactly 0.5 both ways
+    expect(edges.classes[0]!.ap).toBe(xml.classes[0]!.ap);
+  });
+
   it('the IoU threshold is inclusive and configurable', () => {
-    const dets = [[det(0, 0, 9, 4, 1, 0.9)]];
-    const gts = [gt([[0, 0, 9, 9]], [1])];
+    const dets = [[det(0, 0, 10, 5, 1, 0.9)]];
+    const gts = [gt([[0, 0, 10, 10]], [1])]; // IoU exactly 0.5
+    expect(evaluateDetections(dets, gts, { classNames: NAMES }).classes[0]!.ap).toBeCloseTo(1, 14);
     expect(
       evaluateDetections(dets, gts, { classNames: NAMES, iouThreshold: 0.5 + 1e-9 }).classes[0]!.ap,
     ).toBe(0);
@@ -384,7 +407,7 @@ describe('bad input', () => {
     [{ classNames: [] }, 'classNames: expected a non-empty array'],
     [{ classNames: NAMES, iouThreshold: 0 }, 'iouThreshold: expected a number in (0, 1], got 0'],
     [{ classNames: NAMES, method: 'coco' }, "method: expected 'voc07' or 'voc12', got \"coco\""],
-    [{ classNames: NAMES, iou: 'pixel' }, "iou: expected 'devkit' or 'continuous'"],
+    [{ classNames: NAMES, iou: 'devkit' }, "iou: expected 'continuous' or 'pixelInclusive'"],
     [
       { classNames: NAMES, coco: { maxDetections: 0 } },
       'coco.maxDetections: expected a positive integer',
@@ -392,6 +415,16 @@ describe('bad input', () => {
   ])('rejects bad options (%#)', (options, message) => {
     expect(() => new DetectionEvaluator(options as never)).toThrow(EvaluationOptionError);
     expect(() => new DetectionEvaluator(options as never)).toThrow(message);
+  });
+
+  it('names an image by its Sample id in the one-shot form', () => {
+    const sample = { id: '000042', ...gt([A], [1]) };
+    expect(() =>
+      evaluateDetections([[det(0, 0, 1, 1, 7, 0.5)]], [sample], { classNames: NAMES }),
+    ).toThrow('image "000042": detections[0].classId');
+    expect(() =>
+      evaluateDetections([[det(0, 0, 1, 1, 7, 0.5)]], [gt([A], [1])], { classNames: NAMES }),
+    ).toThrow('image "0": detections[0].classId');
   });
 
   it('rejects detections and ground truths of different lengths', () => {

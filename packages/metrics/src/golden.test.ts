@@ -164,6 +164,35 @@ describe('golden: independent reference of the devkit and of pycocotools', () =>
     });
   }
 
+  it('continuous IoU on edge boxes (xMax + 1, yMax + 1) reproduces the devkit formula on pixel indices', () => {
+    // What @ssd/voc does to VOC boxes, applied to the fixture's inclusive-index boxes.
+    const edges = new DetectionEvaluator({ classNames });
+    for (const image of images()) {
+      const boxes = image.groundTruth.boxes.slice();
+      for (let g = 0; g < boxes.length; g += 4) {
+        boxes[g + 2]! += 1;
+        boxes[g + 3]! += 1;
+      }
+      edges.add(
+        image.id,
+        image.detections.map((d) => ({
+          ...d,
+          box: { ...d.box, xMax: d.box.xMax + 1, yMax: d.box.yMax + 1 },
+        })),
+        { ...image.groundTruth, boxes: Float64Array.from(boxes) },
+      );
+    }
+    for (const config of expected.voc.filter((c) => c.iou === 'pixelInclusive')) {
+      const result = edges.compute({ method: config.method, iouThreshold: config.iouThreshold });
+      expect(result.iou).toBe('continuous');
+      expectClose(result.map, config.map, `${config.method} mAP`);
+      config.classes.forEach((wanted, k) => {
+        expectClose(result.classes[k]!.ap, wanted.ap, `${config.method} class ${k + 1} AP`);
+        expect(result.classes[k]!.truePositives).toBe(wanted.truePositives);
+      });
+    }
+  });
+
   it.each([
     ['maxDetections 100', 100, expected.coco],
     ['maxDetections 2', 2, expected.cocoMaxDetections2],

@@ -4,11 +4,13 @@ export class GrowableFloat64 {
   data = new Float64Array(1024);
   length = 0;
   push(value: number): void {
-    if (this.length === this.data.length) this.grow();
+    if (this.length === this.data.length) this.reserve(1);
     this.data[this.length++] = value;
   }
-  private grow(): void {
-    const next = new Float64Array(this.data.length * 2);
+  /** Makes room for `count` more values. */
+  reserve(count: number): void {
+    if (this.length + count <= this.data.length) return;
+    const next = new Float64Array(Math.max(this.data.length * 2, this.length + count));
     next.set(this.data);
     this.data = next;
   }
@@ -18,11 +20,13 @@ export class GrowableInt32 {
   data = new Int32Array(1024);
   length = 0;
   push(value: number): void {
-    if (this.length === this.data.length) this.grow();
+    if (this.length === this.data.length) this.reserve(1);
     this.data[this.length++] = value;
   }
-  private grow(): void {
-    const next = new Int32Array(this.data.length * 2);
+  /** Makes room for `count` more values. */
+  reserve(count: number): void {
+    if (this.length + count <= this.data.length) return;
+    const next = new Int32Array(Math.max(this.data.length * 2, this.length + count));
     next.set(this.data);
     this.data = next;
   }
@@ -84,9 +88,50 @@ export function groupByImage(
   return start;
 }
 
-/** Rows sorted by descending score; ties keep insertion order (a stable sort). */
+/**
+ * Rows sorted by descending score; ties keep the order of `rows` (a stable
+ * sort, as MATLAB's `sort` and numpy's mergesort). A bottom-up merge sort with
+ * the comparison inlined: several times faster than `sort` with a comparator
+ * on the ~50k detections of a class.
+ */
 export function rankByScore(rows: ArrayLike<number>, score: Float64Array): Int32Array {
-  const order = Int32Array.from(rows);
-  order.sort((a, b) => score[b]! - score[a]! || a - b);
-  return order;
+  const n = rows.length;
+  let source = Int32Array.from(rows);
+  if (n < 2) return source;
+  let target = new Int32Array(n);
+  // Insertion-sort runs of 16, then merge runs pairwise.
+  const RUN = 16;
+  for (let lo = 0; lo < n; lo += RUN) {
+    const hi = Math.min(lo + RUN, n);
+    for (let i = lo + 1; i < hi; i++) {
+      const row = source[i]!;
+      const key = score[row]!;
+      let j = i - 1;
+      while (j >= lo && score[source[j]!]! < key) {
+        source[j + 1] = source[j]!;
+        j--;
+      }
+      source[j + 1] = row;
+    }
+  }
+  for (let width = RUN; width < n; width *= 2) {
+    for (let lo = 0; lo < n; lo += 2 * width) {
+      const mid = Math.min(lo + width, n);
+      const hi = Math.min(lo + 2 * width, n);
+      let i = lo;
+      let j = mid;
+      let k = lo;
+      while (i < mid && j < hi) {
+        // `>=` keeps the left (earlier) row first among equal scores.
+        if (score[source[i]!]! >= score[source[j]!]!) target[k++] = source[i++]!;
+        else target[k++] = source[j++]!;
+      }
+      while (i < mid) target[k++] = source[i++]!;
+      while (j < hi) target[k++] = source[j++]!;
+    }
+    const swap = source;
+    source = target;
+    target = swap;
+  }
+  return source;
 }

@@ -33,15 +33,22 @@ export interface GroundTruth {
 }
 
 /**
- * How a detection's overlap with a ground-truth box is measured.
- * - `'devkit'`: the VOC devkit's pixel-inclusive IoU, width `xMax - xMin + 1`
- *   and height `yMax - yMin + 1` (boxes as integer pixel indices, both ends
- *   included). Exactly the devkit's number whenever detections and ground
- *   truths are in one frame: shifting all four corners by the same constant
- *   (the 1-based → 0-based conversion) does not change it.
- * - `'continuous'`: plain area IoU of continuous boxes (COCO, torchvision).
+ * How a detection's overlap with a ground-truth box is measured — which
+ * depends on what the box numbers mean.
+ * - `'continuous'` (default): boxes are continuous edges, width `xMax - xMin`.
+ *   This is the project's convention: `@ssd/voc` turns the XML's 1-based
+ *   inclusive pixel corners into 0-based edges (`xmin - 1, ymin - 1, xmax, ymax`)
+ *   and `@ssd/detect` outputs boxes in that frame. On such boxes the plain IoU
+ *   *is* the devkit's IoU on the XML: the devkit's `+1` is exactly the
+ *   inclusive-index → edge conversion (a results file in 1-based pixels would
+ *   hold `xMin + 1, yMin + 1, xMax, yMax`). Also COCO's and torchvision's IoU.
+ * - `'pixelInclusive'`: boxes are inclusive integer pixel indices, as in the
+ *   devkit's own files; width `xMax - xMin + 1` (the devkit's formula
+ *   verbatim). Use it for boxes in that convention: the XML corners as they
+ *   are, or shifted by a constant (ssd.pytorch subtracts 1 from all four).
+ *   Applied to edge boxes it double-counts the pixel and overstates IoU.
  */
-export type IouMode = 'devkit' | 'continuous';
+export type IouMode = 'continuous' | 'pixelInclusive';
 
 /** Options of `evaluateDetections` and `DetectionEvaluator`. */
 export interface EvaluationOptions {
@@ -51,7 +58,7 @@ export interface EvaluationOptions {
   iouThreshold?: number;
   /** `'voc07'` (11-point, VOC2007 test and the SSD paper; default) or `'voc12'` (area, VOC2010+). */
   method?: ApMethod;
-  /** Default `'devkit'`. */
+  /** What the box numbers mean; see `IouMode`. Default `'continuous'`. */
   iou?: IouMode;
   /**
    * Also compute COCO-style AP@[0.5:0.95] (pycocotools semantics, 101-point,

@@ -16,5 +16,7 @@ export {
   WeightsFileError,
   fileSystemHandler,
   loadSsdModel,
+  readSsdMetadata,
   saveSsdModel,
 } from './io';
+export type { SsdMetadata } from './io';

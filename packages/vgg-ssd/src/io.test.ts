@@ -17,6 +17,8 @@ import {
   AtrousConv2D,
   L2Normalization,
   WeightsFileError,
+  anchorConfigForModel,
+  readSsdMetadata,
   createSsdVgg16,
   fileSystemHandler,
   loadSsdModel,
@@ -60,7 +62,8 @@ describe('save → load', () => {
     model.getLayer('conv4_3_norm').setWeights([tf.add(gamma, 1.5)]);
     const x = images(2);
     const before = await outputs(model, x);
-    await saveSsdModel(model, dir);
+    const anchorConfig = anchorConfigForModel(model, SSD300_VOC);
+    await saveSsdModel(model, dir, { anchorConfig, labels: ['cat', 'dog'] });
     const files = readdirSync(dir).sort();
     expect(files).toHaveLength(2);
     expect(files[0]).toBe('model.json');
@@ -69,6 +72,10 @@ describe('save → load', () => {
     const loaded = await tfl.loadLayersModel(fileSystemHandler(dir));
     expect(loaded.getLayer('conv4_3_norm')).toBeInstanceOf(L2Normalization);
     expect(loaded.getLayer('fc6')).toBeInstanceOf(AtrousConv2D);
+    expect(readSsdMetadata(loaded)).toEqual({ anchorConfig, labels: ['cat', 'dog'] });
+    await expect(saveSsdModel(model, dir, { anchorConfig, labels: ['cat'] })).rejects.toThrow(
+      'metadata.labels: expected 2 names (classes 1..2), got 1',
+    );
     const after = await outputs(loaded, x);
     expect(Buffer.from(after[0]!.buffer).equals(Buffer.from(before[0]!.buffer))).toBe(true);
     expect(Buffer.from(after[1]!.buffer).equals(Buffer.from(before[1]!.buffer))).toBe(true);

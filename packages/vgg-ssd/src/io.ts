@@ -1,5 +1,9 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
+import type * as FsPromises from 'node:fs/promises';
+import type * as NodePath from 'node:path';
+import type * as NodeCrypto from 'node:crypto';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { validateAnchorConfig, type AnchorConfig } from '@ssd/anchors';
 import './layers'; // registers the custom layers before any load
 
 /** A model or weights file that cannot be read as what it claims to be; names the file and the field. */
@@ -21,9 +25,9 @@ export const MAX_WEIGHT_BYTES = 2 * 1024 * 1024 * 1024;
 
 const MODEL_JSON = 'model.json';
 
-type Fs = typeof import('node:fs/promises');
-type Path = typeof import('node:path');
-type Crypto = typeof import('node:crypto');
+type Fs = typeof FsPromises;
+type Path = typeof NodePath;
+type Crypto = typeof NodeCrypto;
 
 async function nodeModules(): Promise<{ fs: Fs; path: Path; crypto: Crypto }> {
   // Imported lazily so that the package still loads where there is no file system.
@@ -293,9 +297,52 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
   };
 }
 
-/** Saves `model` to `dir` (atomic; see `fileSystemHandler`). */
-export async function saveSsdModel(model: tfl.LayersModel, dir: string): Promise<tf.io.SaveResult> {
+/** What `saveSsdModel` records beside the weights so a loader needs nothing else. */
+export interface SsdMetadata {
+  /** The anchors the heads predict for (`anchorConfigForModel(model, preset)`). */
+  anchorConfig: AnchorConfig;
+  /** Class names for labels 1..C−1 (background excluded), e.g. `VOC_CLASSES`. */
+  labels?: readonly string[];
+}
+
+const METADATA_KEY = 'ssd';
+
+/**
+ * Saves `model` to `dir` (atomic; see `fileSystemHandler`). With `metadata`, the
+ * anchor configuration and class names go into `model.json`'s
+ * `userDefinedMetadata.ssd`, where `readSsdMetadata` (and `@ssd/detect`'s
+ * `loadSsd`) find them.
+ */
+export async function saveSsdModel(
+  model: tfl.LayersModel,
+  dir: string,
+  metadata?: SsdMetadata,
+): Promise<tf.io.SaveResult> {
+  if (metadata) {
+    const numClasses = model.outputs[1]?.shape[2];
+    if (metadata.labels && numClasses != null && metadata.labels.length !== numClasses - 1) {
+      throw new WeightsFileError(
+        dir,
+        'metadata.labels',
+        `expected ${numClasses - 1} names (classes 1..${numClasses - 1}), got ${metadata.labels.length}`,
+      );
+    }
+    const previous = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
+    model.setUserDefinedMetadata({
+      ...previous,
+      [METADATA_KEY]: JSON.parse(JSON.stringify(metadata)) as object,
+    });
+  }
   return model.save(fileSystemHandler(dir));
+}
+
+/** The `SsdMetadata` saved with a model, or `undefined` when it has none. */
+export function readSsdMetadata(model: tfl.LayersModel): SsdMetadata | undefined {
+  const all = model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
+  const ssd = all?.[METADATA_KEY] as SsdMetadata | undefined;
+  if (ssd === undefined) return undefined;
+  validateAnchorConfig(ssd.anchorConfig);
+  return ssd;
 }
 
 /**

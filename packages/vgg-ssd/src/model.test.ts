@@ -19,6 +19,12 @@ import {
   ssdFeatureMapSizes,
 } from './index';
 
+/**
+ * Long synchronous tfjs work starves vitest's worker RPC on a loaded machine
+ * ("Timeout calling onTaskUpdate"); a macrotask break between steps lets it through.
+ */
+const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
+
 function randomImages(shape: [number, number, number, number], seed: number): tf.Tensor4D {
   const rng = testRng(seed);
   const values = Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng() * 2 - 1);
@@ -204,6 +210,7 @@ describe('training and memory', () => {
       expect(grads[w.name], w.originalName).toBeDefined();
     }
     tf.dispose([value, ...Object.values(grads)]);
+    await yieldToEventLoop();
 
     const optimizer = tf.train.adam(1e-3);
     const losses: number[] = [];
@@ -211,6 +218,7 @@ describe('training and memory', () => {
       const loss = optimizer.minimize(lossFn, true)!;
       losses.push((await loss.data())[0]!);
       loss.dispose();
+      await yieldToEventLoop();
     }
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.95);
@@ -219,7 +227,7 @@ describe('training and memory', () => {
     model.dispose();
   });
 
-  it('50 forward passes leak no tensor', () => {
+  it('50 forward passes leak no tensor', async () => {
     const model = createSsdVgg16({
       numClasses: 3,
       preset: SSD300_VOC,
@@ -229,7 +237,10 @@ describe('training and memory', () => {
     const images = randomImages([1, 64, 64, 3], 5);
     tf.dispose(model.predict(images) as tf.Tensor[]); // warm-up
     const before = tf.memory().numTensors;
-    for (let i = 0; i < 50; i++) tf.dispose(model.predict(images) as tf.Tensor[]);
+    for (let i = 0; i < 50; i++) {
+      tf.dispose(model.predict(images) as tf.Tensor[]);
+      if (i % 10 === 9) await yieldToEventLoop();
+    }
     expect(tf.memory().numTensors).toBe(before);
     images.dispose();
     model.dispose();

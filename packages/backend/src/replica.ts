@@ -1,0 +1,55 @@
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** What a replica's `loss` may return. */
+export type ReplicaLoss =
+  | tf.Scalar
+  | {
+      /**
+       * Without `normalizer`: the mean loss over the slice's rows. With it: the
+       * un-normalised sum, and the batch objective is Σ loss / Σ normalizer over
+       * all workers (SSD: the number of positive anchors).
+       */
+      loss: tf.Scalar;
+      normalizer?: number | tf.Scalar;
+      /** Extra scalars to report, combined across workers like the loss. */
+      metrics?: Record<string, tf.Scalar>;
+    };
+
+/** The layers-model surface a replica may hand over instead of a variable list. */
+export interface ReplicaModel {
+  trainableWeights: Array<{ read(): tf.Variable }>;
+  weights: Array<{ read(): tf.Variable }>;
+}
+
+/**
+ * One copy of the model, built in every worker by the replica module's
+ * `createReplica(options, context)` export.
+ */
+export interface Replica {
+  /** A tfjs-layers model; its trainable weights are trained, all weights synced. */
+  model?: ReplicaModel;
+  /** Or the variables to train, in an order that is the same in every worker. */
+  variables?: tf.Variable[];
+  /** Built in every worker; each applies the same averaged gradients. */
+  optimizer: tf.Optimizer;
+  /**
+   * Forward pass and loss on this worker's slice of the batch, run under the
+   * gradient tape. `batch` has the trainer's arrays as tensors (Float32Array →
+   * float32, Int32Array/Uint8Array → int32), first dimension sliced.
+   */
+  loss(batch: Record<string, tf.Tensor>): ReplicaLoss;
+}
+
+/** Passed to `createReplica` next to the user's options. */
+export interface ReplicaContext {
+  workerIndex: number;
+  numWorkers: number;
+  /** The backend the worker selected (`wasm` by default). */
+  backend: string;
+}
+
+/** The export a replica module provides. */
+export type CreateReplica = (
+  options: unknown,
+  context: ReplicaContext,
+) => Replica | Promise<Replica>;

@@ -1,0 +1,101 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { testRng } from '@ssd/testing';
+import { SSD300_VOC } from '@ssd/anchors';
+import { anchorConfigForModel, createSsdVgg16, saveSsdModel } from '@ssd/vgg-ssd';
+import { createDetector, loadSsd, type RgbImage } from './index';
+
+const root = mkdtempSync(join(tmpdir(), 'ssd-detect-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+function tinyModel() {
+  return createSsdVgg16({
+    numClasses: 3,
+    preset: SSD300_VOC,
+    inputSize: 64,
+    widthMultiplier: 1 / 16,
+    seed: 11,
+  });
+}
+
+function rgb(width: number, height: number, seed: number): RgbImage {
+  const rng = testRng(seed);
+  return {
+    width,
+    height,
+    data: Uint8Array.from({ length: width * height * 3 }, () => Math.floor(rng() * 256)),
+  };
+}
+
+describe('loadSsd / createDetector', () => {
+  it('loads a saved model with its metadata and detects in the image pixels', async () => {
+    const model = tinyModel();
+    const dir = join(root, 'model');
+    await saveSsdModel(model, dir, {
+      anchorConfig: anchorConfigForModel(model, SSD300_VOC),
+      labels: ['a', 'b'],
+    });
+    const backend = tf.getBackend();
+    const detector = await loadSsd(dir);
+    expect(tf.getBackend()).toBe(backend);
+    const image = rgb(120, 80, 1);
+    const detections = await detector.detect(image, { scoreThreshold: 0.3 });
+    expect(detections.length).toBeGreaterThan(0);
+    expect(detections.length).toBeLessThanOrEqual(200);
+    for (const d of detections) {
+      expect(['a', 'b']).toContain(d.label);
+      expect(d.box.xMin).toBeGreaterThanOrEqual(0);
+      expect(d.box.xMax).toBeLessThanOrEqual(120);
+      expect(d.box.yMax).toBeLessThanOrEqual(80);
+      expect(d.score).toBeGreaterThan(0.3);
+    }
+    // A tensor image gives the same detections as its raw pixels.
+    const tensor = tf.tensor3d(image.data, [80, 120, 3], 'int32');
+    expect(await detector.detect(tensor, { scoreThreshold: 0.3 })).toEqual(detections);
+    tensor.dispose();
+    detector.dispose();
+    model.dispose();
+  });
+
+  it('20 detect() calls leak no tensor and never call dataSync', async () => {
+    const model = tinyModel();
+    const detector = createDetector(model, {
+      anchorConfig: anchorConfigForModel(model, SSD300_VOC),
+    });
+    const image = rgb(64, 48, 2);
+    await detector.detect(image);
+    const dataSync = vi.spyOn(tf.Tensor.prototype, 'dataSync');
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 20; i++) {
+      await detector.detect(image);
+      await new Promise((resolve) => setTimeout(resolve, 0)); // let vitest's RPC through
+    }
+    const batch = await detector.detectBatch([image, rgb(30, 30, 3)]);
+    expect(batch).toHaveLength(2);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(dataSync).not.toHaveBeenCalled();
+    dataSync.mockRestore();
+    detector.dispose(); // not the owner: the model stays usable
+    expect(model.getLayer('fc7').getWeights()[0]!.isDisposed).toBe(false);
+    model.dispose();
+  });
+
+  it('refuses anchors that do not fit the model, and a model without metadata', async () => {
+    const model = tinyModel();
+    expect(() => createDetector(model, { anchorConfig: SSD300_VOC })).toThrow(
+      'anchorConfig: gives 8732 anchors but the model predicts',
+    );
+    const dir = join(root, 'bare');
+    await saveSsdModel(model, dir);
+    await expect(loadSsd(dir)).rejects.toThrow('the saved model has no SSD metadata');
+    const detector = await loadSsd(dir, { anchorConfig: anchorConfigForModel(model, SSD300_VOC) });
+    await expect(detector.detect({ width: 4, height: 4, data: new Uint8Array(5) })).rejects.toThrow(
+      'images[0].data: expected 4×4×3 = 48 bytes',
+    );
+    detector.dispose();
+    model.dispose();
+  });
+});
