@@ -172,7 +172,7 @@ describe('heads flatten in generateAnchors order (by construction)', () => {
 });
 
 describe('training and memory', () => {
-  it('a few optimizer steps on a narrow model reduce a loss; every weight gets a gradient', async () => {
+  it('every trainable weight, fc6 and the L2Norm scale included, gets a gradient', async () => {
     const numClasses = 3;
     const model = createSsdVgg16({
       numClasses,
@@ -212,17 +212,7 @@ describe('training and memory', () => {
     tf.dispose([value, ...Object.values(grads)]);
     await yieldToEventLoop();
 
-    const optimizer = tf.train.adam(1e-3);
-    const losses: number[] = [];
-    for (let step = 0; step < 4; step++) {
-      const loss = optimizer.minimize(lossFn, true)!;
-      losses.push((await loss.data())[0]!);
-      loss.dispose();
-      await yieldToEventLoop();
-    }
-    expect(losses.every(Number.isFinite)).toBe(true);
-    expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.95);
-    optimizer.dispose();
+    // The optimizer steps with the real MultiBox loss are in train.test.ts.
     tf.dispose([images, locTarget, labels]);
     model.dispose();
   });
