@@ -119,7 +119,7 @@ console.log('| --- | ---: | ---: | ---: |');
 for (const count of [1, 10, 50]) {
   const t = theirs?.encodeMs[count];
   console.log(
-    `| encodeTargets, 8732 anchors, ${count} boxes, per image | ${fmt(ours.encodeMs[count])} | ${fmt(t)} | ${ratio(ours.encodeMs[count], t)} |`,
+    `| encodeTargets, 8732 anchors, ${count} box${count === 1 ? '' : 'es'}, per image | ${fmt(ours.encodeMs[count])} | ${fmt(t)} | ${ratio(ours.encodeMs[count], t)} |`,
   );
 }
 console.log(

@@ -318,9 +318,9 @@ export function photometricUint8InPlace(
       if (!hasHue) {
         // Saturation only: S' = k·S (capped at 1) at the same value and hue.
         const k = sScale * delta > max ? max / delta : sScale;
-        r = Math.round(max - k * (max - r));
-        g = Math.round(max - k * (max - g));
-        b = Math.round(max - k * (max - b));
+        r = (max - k * (max - r) + 0.5) | 0;
+        g = (max - k * (max - g) + 0.5) | 0;
+        b = (max - k * (max - b) + 0.5) | 0;
       } else {
         let h = max === r ? (g - b) / delta : max === g ? 2 + (b - r) / delta : 4 + (r - g) / delta;
         let s = (delta / max) * sScale;
@@ -330,9 +330,9 @@ export function photometricUint8InPlace(
         const sector = Math.floor(h);
         const f = h - sector;
         const v = max;
-        const p = Math.round(v * (1 - s));
-        const q = Math.round(v * (1 - s * f));
-        const t = Math.round(v * (1 - s * (1 - f)));
+        const p = (v * (1 - s) + 0.5) | 0;
+        const q = (v * (1 - s * f) + 0.5) | 0;
+        const t = (v * (1 - s * (1 - f)) + 0.5) | 0;
         if (sector === 0) {
           r = v;
           g = t;

@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { LossInputError } from './errors';
-import { multiboxLoss, type MultiboxLossOptions } from './multibox';
+import { floatOneHot, multiboxLoss, type MultiboxLossOptions } from './multibox';
 
 /** How `yTrue` carries the label: one number (`'label'`, width 5) or one-hot (`'oneHot'`, width 4 + C). */
 export type TargetPacking = 'label' | 'oneHot';
@@ -56,7 +56,7 @@ export function packTargets(
       ) as tf.Tensor3D;
     }
     // oneHot gives an all-zero row for −1: ignored.
-    const oneHot = tf.oneHot(tf.cast(labels, 'int32'), options.numClasses, 1, 0, 'float32');
+    const oneHot = floatOneHot(tf.cast(labels, 'int32'), options.numClasses);
     return tf.concat([locTargets, oneHot], 2) as tf.Tensor3D;
   });
 }

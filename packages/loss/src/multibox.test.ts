@@ -289,7 +289,7 @@ describe('gradients', () => {
       tf.neg(
         tf.sum(
           tf.mul(
-            tf.oneHot(tf.maximum(labels, tf.scalar(0, 'int32')), 4, 1, 0, 'float32'),
+            tf.cast(tf.oneHot(tf.maximum(labels, tf.scalar(0, 'int32')), 4), 'float32'),
             tf.logSoftmax(logits),
           ),
           2,

@@ -247,6 +247,14 @@ export function multiboxLoss(
 // element) and writing these gradients by hand keeps every large op on the fast path
 // of every backend.
 
+/**
+ * float32 one-hot rows. Not `tf.oneHot(..., 'float32')`: tfjs-backend-wasm 4.22
+ * ignores the dtype and writes int32 bits into the float buffer.
+ */
+export function floatOneHot(indices: tf.Tensor, depth: number): tf.Tensor2D {
+  return tf.cast(tf.oneHot(indices as tf.Tensor1D, depth), 'float32') as tf.Tensor2D;
+}
+
 /** `[N]` → `[N, width]`, each value repeated along the row. */
 function spreadColumn(column: tf.Tensor, width: number): tf.Tensor2D {
   return tf.matMul(tf.reshape(column, [-1, 1]), tf.ones([1, width]));
@@ -274,7 +282,7 @@ const softmaxCrossEntropy = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFu
   const save = inputs[2] as tf.GradSaveFunc;
   const width = logits.shape[1]!;
   const shifted = tf.sub(logits, spreadColumn(tf.max(logits, 1), width));
-  const target = tf.oneHot(labels, width, 1, 0, 'float32');
+  const target = floatOneHot(labels, width);
   const value = tf.sub(tf.log(tf.sum(tf.exp(shifted), 1)), tf.sum(tf.mul(target, shifted), 1));
   // Save the inputs, not the softmax: tfjs's leak check (IS_TEST) counts a saved
   // intermediate as a leak. The backward pass recomputes the softmax.
@@ -287,7 +295,7 @@ const softmaxCrossEntropy = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFu
       const scale = tf.div(dy, tf.sum(exponentials, 1)); // dy / Σexp, [N]
       const dLogits = tf.sub(
         tf.mul(exponentials, spreadColumn(scale, width)),
-        tf.mul(tf.oneHot(savedLabels, width, 1, 0, 'float32'), spreadColumn(dy, width)),
+        tf.mul(floatOneHot(savedLabels, width), spreadColumn(dy, width)),
       );
       return [dLogits, tf.zerosLike(savedLabels)];
     },

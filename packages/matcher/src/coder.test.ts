@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { SSD300_VOC, generateAnchorsPacked } from '@ssd/anchors';
 import { expectArrayClose, expectNoTensorLeak, testRng } from '@ssd/testing';
+import { expectBitwiseOnCpu } from './test-util';
 import {
   DECODE_EXP_CLIP,
   VARIANCES,
@@ -60,7 +61,7 @@ describe('box coder', () => {
       const encoded = encodeBoxes(boxTensor, anchorTensor);
       expect(encoded.shape).toEqual([1, numAnchors, 4]);
       // The tensor encoder matches the packed one bit for bit on cpu.
-      expect(Array.from(await encoded.data())).toEqual(Array.from(codes));
+      expectBitwiseOnCpu(await encoded.data(), codes);
       const decoded = decodeBoxes(encoded, anchorTensor);
       expectArrayClose(await decoded.data(), boxes, { atol: 1e-5 });
       expectArrayClose(await decoded.data(), decodeBoxesPacked(codes, anchors), { atol: 1e-6 });

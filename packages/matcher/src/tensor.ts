@@ -142,6 +142,13 @@ export function encodeTargetsBatch(
     );
   }
   const v = resolveVariances(options);
+  if (numGt === 0) {
+    return {
+      locTargets: tf.zeros([batch, numAnchors, 4]),
+      labels: tf.zeros([batch, numAnchors], 'int32'),
+      matches: tf.fill([batch, numAnchors], BACKGROUND, 'int32'),
+    };
+  }
   return tf.tidy(() => {
     const zero = tf.scalar(0, 'int32');
     const one = tf.scalar(1, 'int32');
@@ -204,17 +211,22 @@ export function encodeTargetsBatch(
     matches = tf.where(tf.greaterEqual(forcedGt, zero), forcedGt, matches);
 
     const positive = tf.greaterEqual(matches, zero);
-    const safe = tf.maximum(matches, zero);
+    // Row index into the flattened [B·G] boxes (not gather's batchDims: tfjs-backend-wasm
+    // 4.22 gathers wrong rows with batchDims = 1 and batch > 1).
+    const flatIndex = tf.add(
+      tf.maximum(matches, zero),
+      tf.reshape(tf.range(0, batch * numGt, numGt, 'int32'), [batch, 1]),
+    ); // [B, P]
     const labels = tf.where(
       positive,
-      tf.gather(labelsInt, safe, 1, 1),
+      tf.gather(tf.reshape(labelsInt, [batch * numGt]), flatIndex),
       tf.where(
         tf.equal(matches, IGNORED),
         tf.fill([batch, numAnchors], -1, 'int32'),
         tf.zerosLike(matches),
       ),
     );
-    const matchedBoxes = tf.gather(gtBoxes, safe, 1, 1); // [B, P, 4]
+    const matchedBoxes = tf.gather(tf.reshape(gtBoxes, [batch * numGt, 4]), flatIndex); // [B, P, 4]
     const encoded = encodeColumns(columns(matchedBoxes), [acx, acy, aw, ah], v);
     const locTargets = tf.where(
       tf.broadcastTo(tf.expandDims(positive, 2), [batch, numAnchors, 4]),

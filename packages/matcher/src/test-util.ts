@@ -1,4 +1,6 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
+import { expectArrayClose } from '@ssd/testing';
 
 /** Asserts bitwise-equal arrays, reporting the first difference (fast on 35k elements). */
 export function expectSameArray(actual: ArrayLike<number>, expected: ArrayLike<number>): void {
@@ -8,4 +10,14 @@ export function expectSameArray(actual: ArrayLike<number>, expected: ArrayLike<n
       expect.fail(`element ${i}: got ${actual[i]}, expected ${expected[i]}`);
     }
   }
+}
+
+/**
+ * Tensor results against the packed twin: identical bits on the `cpu` backend (same
+ * float32 operation order); other backends (wasm's native math) may differ in the
+ * last ulp, so there within 1e-6 relative.
+ */
+export function expectBitwiseOnCpu(actual: ArrayLike<number>, expected: ArrayLike<number>): void {
+  if (tf.getBackend() === 'cpu') expectSameArray(actual, expected);
+  else expectArrayClose(actual, expected, { atol: 1e-7, rtol: 1e-6 });
 }
