@@ -50,7 +50,8 @@ function makeBatch(seed) {
   for (let i = 0; i < locTargets.length; i++) locTargets[i] = rng() - 0.5;
   const labels = new Int32Array(batchSize * P);
   for (let b = 0; b < batchSize; b++) {
-    for (let k = 0; k < 20; k++) labels[b * P + Math.floor(rng() * P)] = 1 + Math.floor(rng() * (C - 1));
+    for (let k = 0; k < 20; k++)
+      labels[b * P + Math.floor(rng() * P)] = 1 + Math.floor(rng() * (C - 1));
   }
   return {
     images: { data: images, shape: [batchSize, 300, 300, 3] },
@@ -115,10 +116,19 @@ async function withWorkers(workers) {
 function torchvisionStep() {
   const run = spawnSync(
     '/usr/bin/python3',
-    [new URL('./torch-train-step.py', import.meta.url).pathname, '--threads', '2', '--steps', String(steps), '--batch', String(batchSize)],
+    [
+      new URL('./torch-train-step.py', import.meta.url).pathname,
+      '--threads',
+      '2',
+      '--steps',
+      String(steps),
+      '--batch',
+      String(batchSize),
+    ],
     { encoding: 'utf8' },
   );
-  if (run.error || run.status !== 0) return { error: (run.stderr || String(run.error)).trim().split('\n').pop() };
+  if (run.error || run.status !== 0)
+    return { error: (run.stderr || String(run.error)).trim().split('\n').pop() };
   return JSON.parse(run.stdout.trim().split('\n').pop());
 }
 
@@ -126,11 +136,16 @@ const rows = [];
 const log = (name, times, note = '') => {
   const ms = median(times);
   rows.push({ name, ms, note });
-  console.log(`${name.padEnd(22)} ${ms.toFixed(0).padStart(8)} ms/step  (${times.map((t) => t.toFixed(0)).join(', ')}) ${note}`);
+  console.log(
+    `${name.padEnd(22)} ${ms.toFixed(0).padStart(8)} ms/step  (${times.map((t) => t.toFixed(0)).join(', ')}) ${note}`,
+  );
 };
 
 console.log(
-  `SSD300 VGG16 training step, batch ${batchSize}, width ×${widthMultiplier}; ${os.cpus().length} cores, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+  `SSD300 VGG16 training step, batch ${batchSize}, width ×${widthMultiplier}; ${os.cpus().length} cores, load ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}`,
 );
 if (!skip.has('wasm')) {
   await selectBackend({ prefer: 'wasm' });
@@ -147,13 +162,21 @@ if (!skip.has('cpu')) {
 if (!skip.has('torch')) {
   const torch = torchvisionStep();
   if (torch.error) console.log(`torchvision            skipped: ${torch.error}`);
-  else if (widthMultiplier !== 1) console.log('torchvision            skipped: only full width (--width 1) compares');
-  else log('torchvision (2 thr.)', torch.ms, `torch ${torch.torch}, torchvision ${torch.torchvision}`);
+  else if (widthMultiplier !== 1)
+    console.log('torchvision            skipped: only full width (--width 1) compares');
+  else
+    log('torchvision (2 thr.)', torch.ms, `torch ${torch.torch}, torchvision ${torch.torchvision}`);
 }
 
 const get = (name) => rows.find((r) => r.name === name)?.ms;
 const ratio = (a, b) => (a != null && b != null ? (a / b).toFixed(2) : 'n/a');
 console.log('\nratios (goal in brackets)');
-console.log(`  cpu / wasm              ${ratio(get('cpu (this thread)'), get('wasm (this thread)'))}  [≥ 30]`);
-console.log(`  1 worker / 2 workers    ${ratio(get('wasm, 1 worker'), get('wasm, 2 workers'))}  [≥ 1.7]`);
-console.log(`  2 workers / torchvision ${ratio(get('wasm, 2 workers'), get('torchvision (2 thr.)'))}  [≤ 3]`);
+console.log(
+  `  cpu / wasm              ${ratio(get('cpu (this thread)'), get('wasm (this thread)'))}  [≥ 30]`,
+);
+console.log(
+  `  1 worker / 2 workers    ${ratio(get('wasm, 1 worker'), get('wasm, 2 workers'))}  [≥ 1.7]`,
+);
+console.log(
+  `  2 workers / torchvision ${ratio(get('wasm, 2 workers'), get('torchvision (2 thr.)'))}  [≤ 3]`,
+);

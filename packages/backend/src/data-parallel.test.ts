@@ -1,3 +1,5 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-wasm';
 import { testRng } from '@ssd/testing';
 import { describe, expect, it } from 'vitest';
 import { createDataParallelTrainer } from './data-parallel';
@@ -24,11 +26,12 @@ function makeBatch(rng: () => number, rows: number): TrainingBatch {
   };
 }
 
-async function train(workers: number, normalized: boolean, steps: number) {
+async function train(workers: number, normalized: boolean, steps: number, backend?: 'current') {
   const trainer = await createDataParallelTrainer({
     replicaModule,
     replicaOptions: { normalized },
     workers,
+    ...(backend ? { backend } : {}),
   });
   try {
     const rng = testRng(5);
@@ -38,7 +41,7 @@ async function train(workers: number, normalized: boolean, steps: number) {
       losses.push(result.loss);
     }
     const replicas: NamedWeight[][] = [];
-    for (let w = 0; w < workers; w++) replicas.push(await trainer.getWeights(w));
+    for (let w = 0; w < Math.max(workers, 1); w++) replicas.push(await trainer.getWeights(w));
     return { losses, replicas, trainer };
   } finally {
     await trainer.dispose();
@@ -75,6 +78,20 @@ describe('createDataParallelTrainer', () => {
       expect(one.losses.every(Number.isFinite)).toBe(true);
     },
   );
+
+  it('workers: 0 runs the replica in this thread with the same results', async () => {
+    const two = await train(2, true, 3);
+    // tfjs's IS_TEST per-kernel leak check misreads customGrad ops here (as in
+    // the workers, where it is off); real leaks would show in tf.memory().
+    const isTest = tf.env().getBool('IS_TEST');
+    tf.env().set('IS_TEST', false);
+    const before = tf.memory().numTensors;
+    const local = await train(0, true, 3).finally(() => tf.env().set('IS_TEST', isTest));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(local.trainer.numWorkers).toBe(1);
+    expect(local.trainer.backend).toBe(tf.getBackend());
+    expect(maxDifference(local.replicas[0]!, two.replicas[0]!)).toBeLessThan(1e-5);
+  });
 
   it('trains: the loss falls over 20 steps with 2 workers', async () => {
     const { losses } = await train(2, false, 20);

@@ -1,5 +1,6 @@
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import { TrainerError } from './errors';
+import { createReplicaRunner, type Reply } from './runner';
 import type {
   BatchArray,
   FromWorker,
@@ -21,10 +22,18 @@ export interface DataParallelTrainerOptions {
   replicaModule: string | URL;
   /** Structured-cloneable options handed to `createReplica` in every worker. */
   replicaOptions?: unknown;
-  /** Worker threads, each with its own backend (default: available cores). */
+  /**
+   * Worker threads, each with its own backend (default: available cores). `0`
+   * runs the one replica in this thread on the backend already active (for
+   * tfjs-node / GPU, which are multi-threaded themselves), same API and results.
+   */
   workers?: number;
-  /** Backend every worker selects (default `wasm`, whose Node build is single-threaded). */
-  backend?: 'wasm' | 'cpu' | 'tensorflow' | 'auto';
+  /**
+   * Backend every worker selects (default `wasm`, whose Node build is
+   * single-threaded). With `workers: 0` the default is `current`: whatever
+   * `selectBackend` (or `tf.setBackend`) made active.
+   */
+  backend?: 'wasm' | 'cpu' | 'tensorflow' | 'auto' | 'current';
   /** Where the worker script lives (default: `worker.js` beside this module). */
   workerUrl?: string | URL;
 }
@@ -54,6 +63,7 @@ export interface StepResult {
  * optimizer, so the replicas stay bit-identical.
  */
 export interface DataParallelTrainer {
+  /** Replicas (1 for `workers: 0`, which runs in the calling thread). */
   readonly numWorkers: number;
   /** The backend the workers run on. */
   readonly backend: string;
@@ -76,7 +86,46 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-class WorkerHandle {
+/** What the trainer needs of a replica: one request at a time, one reply each. */
+interface ReplicaHandle {
+  next(): Promise<FromWorker>;
+  request(message: ToWorker, transfer?: ArrayBuffer[]): Promise<FromWorker>;
+  stop(): Promise<unknown>;
+}
+
+/** The replica of `workers: 0`, in this thread. */
+class LocalHandle implements ReplicaHandle {
+  private constructor(
+    private readonly ready: FromWorker,
+    private readonly handle: (message: ToWorker) => Promise<Reply>,
+    private readonly disposeReplica: () => void,
+  ) {}
+
+  static async create(init: WorkerInit): Promise<LocalHandle> {
+    const { ready, handle, dispose } = await createReplicaRunner(init);
+    return new LocalHandle(ready, handle, dispose);
+  }
+
+  next(): Promise<FromWorker> {
+    return Promise.resolve(this.ready);
+  }
+
+  async request(message: ToWorker): Promise<FromWorker> {
+    try {
+      return (await this.handle(message)).message;
+    } catch (error) {
+      throw new TrainerError(`replica: ${(error as Error)?.message ?? String(error)}`, 0);
+    }
+  }
+
+  /** Frees the replica's model and optimizer (workers free theirs by exiting). */
+  stop(): Promise<unknown> {
+    this.disposeReplica();
+    return Promise.resolve();
+  }
+}
+
+class WorkerHandle implements ReplicaHandle {
   private pending: Pending | null = null;
   private failure: Error | null = null;
   private readonly queued: FromWorker[] = [];
@@ -128,6 +177,10 @@ class WorkerHandle {
     const reply = this.next();
     if (!this.failure) this.worker.postMessage(message, transfer);
     return reply;
+  }
+
+  stop(): Promise<unknown> {
+    return this.worker.terminate();
   }
 }
 
@@ -236,12 +289,14 @@ export async function createDataParallelTrainer(
   const { pathToFileURL } = await import('node:url');
   const path = await import('node:path');
 
-  const numWorkers =
+  const requested =
     options.workers ??
     (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-  if (!Number.isInteger(numWorkers) || numWorkers < 1) {
-    throw new TrainerError(`workers must be a positive integer, got ${numWorkers}`);
+  if (!Number.isInteger(requested) || requested < 0) {
+    throw new TrainerError(`workers must be a non-negative integer, got ${requested}`);
   }
+  const inThread = requested === 0;
+  const numWorkers = Math.max(requested, 1);
   const module = options.replicaModule;
   const moduleUrl =
     module instanceof URL
@@ -249,20 +304,23 @@ export async function createDataParallelTrainer(
       : module.startsWith('file:')
         ? module
         : pathToFileURL(path.resolve(module)).href;
-  const workerUrl = options.workerUrl ?? (await defaultWorkerUrl());
-
-  const handles: WorkerHandle[] = [];
-  for (let i = 0; i < numWorkers; i++) {
-    const init: WorkerInit = {
-      moduleUrl,
-      replicaOptions: options.replicaOptions,
-      backend: options.backend ?? 'wasm',
-      workerIndex: i,
-      numWorkers,
-    };
-    handles.push(new WorkerHandle(new Worker(workerUrl, { workerData: init }), i));
+  const handles: ReplicaHandle[] = [];
+  const init = (workerIndex: number): WorkerInit => ({
+    moduleUrl,
+    replicaOptions: options.replicaOptions,
+    backend: options.backend ?? (inThread ? 'current' : 'wasm'),
+    workerIndex,
+    numWorkers,
+  });
+  if (inThread) {
+    handles.push(await LocalHandle.create(init(0)));
+  } else {
+    const workerUrl = options.workerUrl ?? (await defaultWorkerUrl());
+    for (let i = 0; i < numWorkers; i++) {
+      handles.push(new WorkerHandle(new Worker(workerUrl, { workerData: init(i) }), i));
+    }
   }
-  const stopAll = () => Promise.all(handles.map((h) => h.worker.terminate()));
+  const stopAll = () => Promise.all(handles.map((h) => h.stop()));
 
   try {
     const ready = (await Promise.all(handles.map((h) => h.next()))).map((m) => expect(m, 'ready'));

@@ -175,7 +175,7 @@ describe('wasm training kernels', () => {
   it('keeps the stock Conv2DBackpropInput setup and restores the stock kernel on unregister', () => {
     const ours = getKernel(Conv2DBackpropInput, 'wasm');
     const handle = registerWasmTrainingKernels();
-    expect(handle.registered).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput']);
+    expect(handle.registered).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'OneHot']);
     expect(ours?.setupFunc).toBeTypeOf('function');
     handle.unregister();
     const stock = getKernel(Conv2DBackpropInput, 'wasm');
@@ -184,5 +184,19 @@ describe('wasm training kernels', () => {
     expect(getKernel('Conv2DBackpropFilter', 'wasm')).toBeUndefined();
     registerWasmTrainingKernels();
     expect(getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+  });
+
+  it('OneHot honours a float dtype (the stock wasm kernel writes int32 bits)', async () => {
+    await tf.setBackend('wasm');
+    const indices = tf.tensor1d([0, 2, 1, -1], 'int32');
+    const floats = tf.oneHot(indices, 3, 1, 0, 'float32');
+    const ints = tf.oneHot(indices, 3);
+    expect(floats.dtype).toBe('float32');
+    expect(Array.from(await floats.data())).toEqual([1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0]);
+    expect(ints.dtype).toBe('int32');
+    expect(Array.from(await ints.data())).toEqual([1, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0]);
+    const scaled = tf.oneHot(indices, 3, 0.5, -0.25, 'float32');
+    expect(Array.from(await scaled.data()).slice(0, 3)).toEqual([0.5, -0.25, -0.25]);
+    tf.dispose([indices, floats, ints, scaled]);
   });
 });

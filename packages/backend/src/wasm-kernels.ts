@@ -3,6 +3,7 @@ import {
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   getKernel,
+  OneHot,
   registerKernel,
   unregisterKernel,
   type Conv2DBackpropFilterAttrs,
@@ -130,6 +131,12 @@ class KernelScope {
     return out;
   }
 
+  /** Tracks a tensor made outside `run` so `finish` frees it. */
+  keepOut(t: TensorInfo): TensorInfo {
+    this.made.push(t);
+    return t;
+  }
+
   /** Hands `keep` to the caller and disposes everything else this scope made. */
   finish(keep: TensorInfo): TensorInfo {
     for (const t of this.made) {
@@ -150,7 +157,12 @@ type Conv2DInfo = backend_util.Conv2DInfo;
 
 /** The two public methods of tfjs-backend-wasm's `BackendWasm` used for heap copies. */
 interface HeapBackend {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  makeOutput(
+    shape: number[],
+    dtype: 'float32',
+    memoryOffset?: number,
+    values?: Float32Array,
+  ): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
@@ -402,9 +414,10 @@ let installed: WasmTrainingKernels | null = null;
 
 /**
  * Registers the kernels the `wasm` backend needs to train conv nets:
- * `Conv2DBackpropFilter` (missing upstream, tensorflow/tfjs#8474) and a faster
+ * `Conv2DBackpropFilter` (missing upstream, tensorflow/tfjs#8474), a faster
  * `Conv2DBackpropInput` (falls back to the stock kernel, whose setup function is
- * kept, for the cases it does not cover). Idempotent. Call it before or after
+ * kept, for the cases it does not cover), and a `OneHot` that honours a float
+ * `dtype` (the stock one writes int32 bits into float outputs). Idempotent. Call it before or after
  * `tf.setBackend('wasm')`; `selectBackend` calls it for you.
  */
 export function registerWasmTrainingKernels(): WasmTrainingKernels {
@@ -446,6 +459,57 @@ export function registerWasmTrainingKernels(): WasmTrainingKernels {
         ) ?? stockFunc(args)) as unknown as KernelFunc,
     });
     registered.push(Conv2DBackpropInput);
+  }
+
+  // Stock wasm OneHot ignores `dtype` and writes int32 bits into a float32
+  // output (1 reads as 1.4e-45), which zeroes every one-hot cross-entropy:
+  // compute it as int32 and cast.
+  const stockOneHot = getKernel(OneHot, WASM);
+  if (stockOneHot != null) {
+    unregisterKernel(OneHot, WASM);
+    restore.push(stockOneHot);
+    const stockFunc = stockOneHot.kernelFunc;
+    registerKernel({
+      kernelName: OneHot,
+      backendName: WASM,
+      ...(stockOneHot.setupFunc ? { setupFunc: stockOneHot.setupFunc } : {}),
+      kernelFunc: ((args: {
+        inputs: NamedTensorInfoMap;
+        backend: KernelBackend;
+        attrs: NamedAttrMap;
+      }) => {
+        const { dtype, onValue, offValue } = args.attrs as unknown as {
+          dtype: string;
+          onValue: number;
+          offValue: number;
+        };
+        if (dtype === 'int32') return stockFunc(args);
+        const scope = new KernelScope(args.backend);
+        try {
+          const attrs = { ...args.attrs, dtype: 'int32', onValue: 1, offValue: 0 };
+          const ints = scope.keepOut(stockFunc({ ...args, attrs }) as TensorInfo);
+          let out = scope.run('Cast', { x: ints }, { dtype });
+          if (onValue !== 1 || offValue !== 0) {
+            const scalar = (v: number) =>
+              scope.keepOut(
+                (args.backend as unknown as HeapBackend).makeOutput(
+                  [],
+                  'float32',
+                  undefined,
+                  Float32Array.of(v),
+                ),
+              );
+            out = scope.run('Multiply', { a: out, b: scalar(onValue - offValue) }, {});
+            out = scope.run('Add', { a: out, b: scalar(offValue) }, {});
+          }
+          return scope.finish(out);
+        } catch (error) {
+          scope.abandon();
+          throw error;
+        }
+      }) as unknown as KernelFunc,
+    });
+    registered.push(OneHot);
   }
 
   const handle: WasmTrainingKernels = {

@@ -236,6 +236,7 @@ describe('createLoader', () => {
     expect(batches[0]!.images).toBeInstanceOf(Uint8Array); // 8-bit samples stay 8-bit
     expect(batches[0]!.images.length).toBe(2 * H * W * 3);
     expect(batches[2]!.ids).toEqual(['img4']);
+    expect(batches[1]!.indices).toEqual([2, 3]);
     expect(Array.from(batches[1]!.images.subarray(0, 2))).toEqual([2, 2]);
     const floats = createLoader(source, {
       batchSize: 2,

@@ -98,6 +98,8 @@ export interface TensorBatch {
   labels: tf.Tensor2D;
   /** The B image ids, in batch order. */
   ids: string[];
+  /** The B sample indices in the source, in batch order (e.g. for `dataset.annotation(i)`). */
+  indices: number[];
 }
 
 /** A batch as plain arrays (`output: 'arrays'`). */
@@ -112,6 +114,8 @@ export interface ArrayBatch {
   /** `[B * numAnchors]`. */
   labels: Int32Array;
   ids: string[];
+  /** The B sample indices in the source, in batch order. */
+  indices: number[];
   batchSize: number;
   height: number;
   width: number;
@@ -153,6 +157,7 @@ export function mixSeed(...parts: number[]): number {
 }
 
 interface Encoded {
+  index: number;
   id: string;
   image: Uint8Array | Float32Array;
   width: number;
@@ -286,6 +291,7 @@ export function createLoader(
       );
     }
     return {
+      index,
       id: prepared.id,
       image: prepared.image,
       width: prepared.width,
@@ -317,7 +323,8 @@ export function createLoader(
       labels.set(s.labels, i * numAnchors);
     });
     const ids = samples.map((s) => s.id);
-    return { images, locTargets, labels, ids, batchSize: b, height, width, numAnchors };
+    const indices = samples.map((s) => s.index);
+    return { images, locTargets, labels, ids, indices, batchSize: b, height, width, numAnchors };
   }
 
   function toTensors(batch: ArrayBatch): TensorBatch {
@@ -331,6 +338,7 @@ export function createLoader(
         locTargets: tf.tensor3d(batch.locTargets, [b, p, 4], 'float32'),
         labels: tf.tensor2d(batch.labels, [b, p], 'int32'),
         ids: batch.ids,
+        indices: batch.indices,
       };
     });
   }

@@ -20,3 +20,12 @@ export {
   saveSsdModel,
 } from './io';
 export type { SsdMetadata } from './io';
+export {
+  MAX_SAFETENSORS_HEADER_BYTES,
+  WeightImportError,
+  loadKerasVgg16Weights,
+  loadTorchvisionWeights,
+  parseSafetensors,
+  readSafetensorsFile,
+} from './weights';
+export type { SafetensorsEntry, TorchTensors, TorchvisionImportOptions } from './weights';

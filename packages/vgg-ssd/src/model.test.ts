@@ -86,6 +86,17 @@ describe('createSsdVgg16: the paper network', () => {
     ).toThrow('expected 6 feature maps (SSD300) or 7 (SSD512), got 5');
   });
 
+  it('is a pure function of its options: the same seed builds the same weights', async () => {
+    const options = { numClasses: 3, preset: SSD300_VOC, inputSize: 64, widthMultiplier: 1 / 16 };
+    const [a, b, c] = [5, 5, 6].map((seed) => createSsdVgg16({ ...options, seed }));
+    const values = (m: tfl.LayersModel) => Promise.all(m.getWeights().map((w) => w.data()));
+    const [wa, wb, wc] = await Promise.all([a!, b!, c!].map(values));
+    expect(a!.weights.map((w) => w.originalName)).toEqual(b!.weights.map((w) => w.originalName));
+    expect(wa).toEqual(wb);
+    expect(wa).not.toEqual(wc);
+    [a!, b!, c!].forEach((m) => m.dispose());
+  });
+
   it('the width multiplier scales every convolution but not the heads', () => {
     const model = createSsdVgg16({ numClasses: 21, preset: SSD300_VOC, widthMultiplier: 0.25 });
     expect(model.getLayer('block1_conv1').getWeights()[0]!.shape).toEqual([3, 3, 3, 16]);
@@ -172,7 +183,7 @@ describe('heads flatten in generateAnchors order (by construction)', () => {
 });
 
 describe('training and memory', () => {
-  it('a few optimizer steps on a narrow model reduce a loss; every weight gets a gradient', async () => {
+  it('every trainable weight, fc6 and the L2Norm scale included, gets a gradient', async () => {
     const numClasses = 3;
     const model = createSsdVgg16({
       numClasses,
@@ -212,17 +223,7 @@ describe('training and memory', () => {
     tf.dispose([value, ...Object.values(grads)]);
     await yieldToEventLoop();
 
-    const optimizer = tf.train.adam(1e-3);
-    const losses: number[] = [];
-    for (let step = 0; step < 4; step++) {
-      const loss = optimizer.minimize(lossFn, true)!;
-      losses.push((await loss.data())[0]!);
-      loss.dispose();
-      await yieldToEventLoop();
-    }
-    expect(losses.every(Number.isFinite)).toBe(true);
-    expect(losses[losses.length - 1]!).toBeLessThan(losses[0]! * 0.95);
-    optimizer.dispose();
+    // The optimizer steps with the real MultiBox loss are in train.test.ts.
     tf.dispose([images, locTarget, labels]);
     model.dispose();
   });

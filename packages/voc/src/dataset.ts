@@ -101,6 +101,7 @@ export class VocDataset implements SampleSource {
   /** Images left out (with `onInvalid: 'skip'`). */
   readonly skipped: readonly SkippedImage[];
   readonly #entries: readonly Entry[];
+  #byId: Map<string, number> | undefined;
 
   /** @internal use {@link openVocDataset}. */
   constructor(
@@ -134,6 +135,12 @@ export class VocDataset implements SampleSource {
 
   id(index: number): string {
     return this.#entry(index).id;
+  }
+
+  /** The index of image `id`, or −1. */
+  indexOf(id: string): number {
+    this.#byId ??= new Map(this.#entries.map((e, i) => [e.id, i]));
+    return this.#byId.get(id) ?? -1;
   }
 
   /** The image file of sample `index` (from the id and the layout, never the XML). */

@@ -183,6 +183,7 @@ describe('openVocDataset', () => {
     const ds = await openVocDataset({ root: devkit, sets: [{ year: 'bad', split: 'good' }] });
     expect(ds.size).toBe(3);
     expect([ds.id(0), ds.id(1), ds.id(2)]).toEqual(['good', 'single', 'empty']);
+    expect([ds.indexOf('empty'), ds.indexOf('nope')]).toEqual([2, -1]);
     expect(ds.imagePath(0)).toBe(join(devkit, 'VOCbad', 'JPEGImages', 'good.jpg'));
     const s = await ds.load(0);
     expect([s.width, s.height, s.image.length]).toEqual([64, 48, 64 * 48 * 3]);

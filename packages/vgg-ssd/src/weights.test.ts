@@ -1,0 +1,288 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, describe, expect, it } from 'vitest';
+import { expectArrayClose } from '@ssd/testing';
+import { SSD300_VOC, SSD512_VOC } from '@ssd/anchors';
+import {
+  WeightImportError,
+  createSsdVgg16,
+  fileSystemHandler,
+  loadKerasVgg16Weights,
+  loadTorchvisionWeights,
+  parseSafetensors,
+  readSafetensorsFile,
+  type SafetensorsEntry,
+} from './index';
+
+const root = mkdtempSync(join(tmpdir(), 'vgg-ssd-weights-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** A safetensors file per the format: u64 LE header length, JSON header, data. */
+function safetensors(
+  tensors: { name: string; dtype: string; shape: number[]; bytes: Uint8Array }[],
+  patch: (header: Record<string, unknown>) => void = () => {},
+): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  let offset = 0;
+  for (const t of tensors) {
+    header[t.name] = {
+      dtype: t.dtype,
+      shape: t.shape,
+      data_offsets: [offset, offset + t.bytes.length],
+    };
+    offset += t.bytes.length;
+  }
+  patch(header);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let o = 8 + json.length;
+  for (const t of tensors) {
+    out.set(t.bytes, o);
+    o += t.bytes.length;
+  }
+  return out;
+}
+
+const f32bytes = (values: number[]) => new Uint8Array(Float32Array.from(values).buffer);
+
+describe('parseSafetensors', () => {
+  it('reads F32, F16 and BF16 tensors', () => {
+    const f16 = new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x3555]).buffer); // 1, −2, ≈1/3
+    const bf16 = new Uint8Array(new Uint16Array([0x3f80, 0x4049]).buffer); // 1, 3.140625
+    const parsed = parseSafetensors(
+      safetensors([
+        { name: 'a', dtype: 'F32', shape: [2, 2], bytes: f32bytes([1, 2, 3, 4]) },
+        { name: 'b', dtype: 'F16', shape: [3], bytes: f16 },
+        { name: 'c', dtype: 'BF16', shape: [2], bytes: bf16 },
+      ]),
+    );
+    expect([...parsed.keys()]).toEqual(['a', 'b', 'c']);
+    expect(parsed.get('a')!.shape).toEqual([2, 2]);
+    expect(Array.from(parsed.get('a')!.values())).toEqual([1, 2, 3, 4]);
+    expectArrayClose(parsed.get('b')!.values(), [1, -2, 0.33325195], { atol: 1e-6 });
+    expect(Array.from(parsed.get('c')!.values())).toEqual([1, 3.140625]);
+  });
+
+  const valid = () => [
+    { name: 'w', dtype: 'F32', shape: [2, 3], bytes: f32bytes([1, 2, 3, 4, 5, 6]) },
+  ];
+
+  it('a truncated file names the tensor', () => {
+    const bytes = safetensors(valid());
+    expect(() =>
+      parseSafetensors(bytes.subarray(0, bytes.length - 4), { source: 'm.safetensors' }),
+    ).toThrow(/^m\.safetensors: w: data_offsets \[0,24\] outside the 20 data bytes/);
+    expect(() => parseSafetensors(bytes.subarray(0, 20))).toThrow('runs past the end');
+    expect(() => parseSafetensors(bytes.subarray(0, 5))).toThrow('too short for a header');
+  });
+
+  it('an oversized header is refused before anything is read', () => {
+    const bytes = safetensors(valid());
+    new DataView(bytes.buffer).setBigUint64(0, 2n ** 50n, true);
+    expect(() => parseSafetensors(bytes)).toThrow(
+      /header of 1125899906842624 bytes exceeds the limit/,
+    );
+  });
+
+  it('a wrong dtype or a shape that does not match the bytes', () => {
+    expect(() =>
+      parseSafetensors(safetensors(valid(), (h) => ((h.w as { dtype: string }).dtype = 'F8'))),
+    ).toThrow('w: unknown dtype "F8"');
+    expect(() =>
+      parseSafetensors(safetensors(valid(), (h) => ((h.w as { shape: number[] }).shape = [3, 3]))),
+    ).toThrow('w: F32 [3,3] needs 36 bytes, data_offsets give 24');
+    const ints = parseSafetensors(
+      safetensors([{ name: 'n', dtype: 'I64', shape: [1], bytes: new Uint8Array(8) }]),
+    );
+    expect(() => ints.get('n')!.values()).toThrow('n: dtype I64 is not a floating-point weight');
+  });
+
+  it('overlapping tensors and invalid JSON', () => {
+    const two = [...valid(), { name: 'v', dtype: 'F32', shape: [1], bytes: f32bytes([7]) }];
+    expect(() =>
+      parseSafetensors(
+        safetensors(two, (h) => ((h.v as { data_offsets: number[] }).data_offsets = [20, 24])),
+      ),
+    ).toThrow('v: overlaps w');
+    const broken = safetensors(valid());
+    broken[8] = 0x7b + 1;
+    expect(() => parseSafetensors(broken)).toThrow('header: not valid JSON');
+  });
+
+  it('reads a file from disk', async () => {
+    const file = join(root, 'w.safetensors');
+    writeFileSync(file, safetensors(valid()));
+    expect((await readSafetensorsFile(file)).get('w')!.shape).toEqual([2, 3]);
+    await expect(readSafetensorsFile(join(root, 'none.safetensors'))).rejects.toThrow('not found');
+  });
+});
+
+const tiny = (preset = SSD300_VOC, seed = 1) =>
+  createSsdVgg16({
+    numClasses: 3,
+    preset,
+    inputSize: preset.imageSize,
+    widthMultiplier: 1 / 16,
+    seed,
+  });
+
+/** torchvision `vgg16().features` tensors (PyTorch layout) from a model's own VGG weights. */
+function torchFeaturesOf(model: tfl.LayersModel): Map<string, SafetensorsEntry> {
+  const indices = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28];
+  const names = [1, 2]
+    .map((c) => `block1_conv${c}`)
+    .concat(
+      [1, 2].map((c) => `block2_conv${c}`),
+      [3, 4, 5].flatMap((b) => [1, 2, 3].map((c) => `block${b}_conv${c}`)),
+    );
+  const map = new Map<string, SafetensorsEntry>();
+  names.forEach((layer, n) => {
+    const [kernel, bias] = model.getLayer(layer).getWeights();
+    const oihw = tf.transpose(kernel!, [3, 2, 0, 1]);
+    const w = oihw.dataSync() as Float32Array;
+    map.set(`features.${indices[n]}.weight`, { dtype: 'F32', shape: oihw.shape, values: () => w });
+    const b = bias!.dataSync() as Float32Array;
+    map.set(`features.${indices[n]}.bias`, { dtype: 'F32', shape: bias!.shape, values: () => b });
+    oihw.dispose();
+  });
+  map.set('classifier.0.weight', { dtype: 'F32', shape: [1], values: () => new Float32Array(1) });
+  return map;
+}
+
+describe('loadTorchvisionWeights', () => {
+  it('imports a vgg16 features state_dict into SSD300 and SSD512 by name', () => {
+    const source = tiny(SSD300_VOC, 1);
+    const tensors = torchFeaturesOf(source);
+    for (const preset of [SSD300_VOC, SSD512_VOC]) {
+      const target = tiny(preset, 2);
+      const set = loadTorchvisionWeights(target, tensors);
+      expect(set).toHaveLength(13);
+      for (const layer of ['block1_conv1', 'block3_conv2', 'block5_conv3']) {
+        const [a, b] = [source, target].map((m) => m.getLayer(layer).getWeights()[0]!.dataSync());
+        expect(Array.from(b!)).toEqual(Array.from(a!));
+      }
+      target.dispose();
+    }
+    source.dispose();
+  });
+
+  it('names the tensor that is missing, unexpected or of the wrong shape — and changes nothing', () => {
+    const source = tiny(SSD300_VOC, 1);
+    const target = tiny(SSD300_VOC, 2);
+    const before = target.getLayer('block1_conv1').getWeights()[0]!.dataSync().slice();
+    const missing = torchFeaturesOf(source);
+    missing.delete('features.28.bias');
+    expect(() => loadTorchvisionWeights(target, missing, { source: 'vgg.safetensors' })).toThrow(
+      'vgg.safetensors: features.28.bias: missing',
+    );
+    const extra = torchFeaturesOf(source);
+    extra.set('features.30.weight', extra.get('features.0.weight')!);
+    expect(() => loadTorchvisionWeights(target, extra)).toThrow(
+      'features.30.weight: unexpected tensor',
+    );
+    const wide = torchFeaturesOf(tiny(SSD300_VOC, 3));
+    wide.set('features.5.weight', {
+      dtype: 'F32',
+      shape: [9, 4, 3, 3],
+      values: () => new Float32Array(324),
+    });
+    expect(() => loadTorchvisionWeights(target, wide)).toThrow(
+      'features.5.weight: shape [9, 4, 3, 3] does not fit the model, which needs [8, 4, 3, 3]',
+    );
+    expect(Array.from(target.getLayer('block1_conv1').getWeights()[0]!.dataSync())).toEqual(
+      Array.from(before),
+    );
+    expect(() => loadTorchvisionWeights(target, new Map())).toThrow(
+      'neither an ssd300_vgg16 state_dict',
+    );
+    source.dispose();
+    target.dispose();
+  });
+
+  it('imagenetNormalized folds (x/255 − mean)/std into block1_conv1', async () => {
+    const source = tiny(SSD300_VOC, 1);
+    const plain = tiny(SSD300_VOC, 2);
+    const folded = tiny(SSD300_VOC, 2);
+    const tensors = torchFeaturesOf(source);
+    loadTorchvisionWeights(plain, tensors);
+    loadTorchvisionWeights(folded, tensors, { imagenetNormalized: true });
+    // One interior pixel: conv1_1(folded)(x − M) = conv1_1(plain)((x/255 − m)/s).
+    const x = tf.add(tf.zeros([1, 3, 3, 3]), tf.tensor1d([200, 50, 90])) as tf.Tensor4D;
+    const conv = (m: tfl.LayersModel, input: tf.Tensor4D) => {
+      const [k, b] = m.getLayer('block1_conv1').getWeights();
+      return tf.add(tf.conv2d(input, k as tf.Tensor4D, 1, 'valid'), b!);
+    };
+    const ours = conv(folded, tf.sub(x, tf.tensor1d([123, 117, 104])) as tf.Tensor4D);
+    const torch = conv(
+      plain,
+      tf.div(
+        tf.sub(tf.div(x, 255), tf.tensor1d([0.485, 0.456, 0.406])),
+        tf.tensor1d([0.229, 0.224, 0.225]),
+      ) as tf.Tensor4D,
+    );
+    expectArrayClose(await ours.data(), await torch.data(), { atol: 1e-4 });
+    [source, plain, folded].forEach((m) => m.dispose());
+  });
+});
+
+describe('loadKerasVgg16Weights', () => {
+  /** A stand-in for `tensorflowjs_converter` output of keras.applications.VGG16. */
+  async function kerasVgg16(dir: string, widths: number[][]): Promise<tfl.LayersModel> {
+    const input = tfl.input({ shape: [32, 32, 3] });
+    let x = input;
+    let inChannels = 3;
+    widths.forEach((block, b) =>
+      block.forEach((filters, c) => {
+        x = tfl.layers
+          .conv2d({ name: `block${b + 1}_conv${c + 1}`, filters, kernelSize: 3, padding: 'same' })
+          .apply(x) as tfl.SymbolicTensor;
+        inChannels = filters;
+      }),
+    );
+    expect(inChannels).toBeGreaterThan(0);
+    const keras = tfl.model({ name: 'vgg16', inputs: input, outputs: x });
+    await keras.save(fileSystemHandler(dir));
+    return keras;
+  }
+
+  it('loads by layer name, reversing block1_conv1 from BGR to RGB', async () => {
+    const widths = [
+      [4, 4],
+      [8, 8],
+      [16, 16, 16],
+      [32, 32, 32],
+      [32, 32, 32],
+    ];
+    const keras = await kerasVgg16(join(root, 'keras'), widths);
+    const target = tiny(SSD300_VOC, 5);
+    expect(await loadKerasVgg16Weights(target, join(root, 'keras'))).toHaveLength(13);
+    const [k0] = keras.getLayer('block1_conv1').getWeights();
+    const reversed = tf.reverse(k0!, 2);
+    expect(Array.from(target.getLayer('block1_conv1').getWeights()[0]!.dataSync())).toEqual(
+      Array.from(reversed.dataSync()),
+    );
+    expect(Array.from(target.getLayer('block4_conv2').getWeights()[1]!.dataSync())).toEqual(
+      Array.from(keras.getLayer('block4_conv2').getWeights()[1]!.dataSync()),
+    );
+    const wrong = await kerasVgg16(join(root, 'keras-wide'), [
+      [4, 4],
+      [8, 8],
+      [16, 16, 16],
+      [32, 32, 32],
+      [32, 32, 64],
+    ]);
+    await expect(loadKerasVgg16Weights(target, join(root, 'keras-wide'))).rejects.toThrow(
+      WeightImportError,
+    );
+    await expect(loadKerasVgg16Weights(target, join(root, 'keras-wide'))).rejects.toThrow(
+      'block5_conv3/kernel: shape [3, 3, 32, 64] does not fit the model, which needs [3, 3, 32, 32]',
+    );
+    [keras, wrong, target].forEach((m) => m.dispose());
+    reversed.dispose();
+  });
+});
