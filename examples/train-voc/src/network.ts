@@ -4,8 +4,12 @@ import {
   anchorConfigForInputSize,
   anchorConfigForModel,
   createSsdVgg16,
+  loadKerasVgg16Weights,
+  loadTorchvisionWeights,
   preprocess,
+  readSafetensorsFile,
 } from '@ssd/vgg-ssd';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { PresetName } from './config';
@@ -150,3 +154,21 @@ export function buildNetwork(o: NetworkOptions): Network {
 }
 
 export { preprocess };
+
+/**
+ * Loads pretrained VGG16 weights into the network (`--backbone-weights`): a
+ * torchvision `vgg16().features` (or full `ssd300_vgg16`) state_dict saved as
+ * `.safetensors`, or a Keras VGG16 converted by `tensorflowjs_converter`
+ * (its `model.json` or directory). Returns the layers that were set.
+ */
+export async function loadBackboneWeights(net: Network, file: string): Promise<string[]> {
+  if (file.endsWith('.safetensors')) {
+    const tensors = await readSafetensorsFile(file);
+    // torchvision's ImageNet VGG16 expects (x/255 − mean)/std; an ssd300_vgg16
+    // state_dict already takes 0–255 minus the mean, like our preprocess.
+    const imagenetNormalized = !tensors.has('backbone.features.0.weight');
+    return loadTorchvisionWeights(net.model, tensors, { source: file, imagenetNormalized });
+  }
+  const dir = file.endsWith('.json') ? path.dirname(file) : file;
+  return loadKerasVgg16Weights(net.model, dir);
+}

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { PixelDetection, PredictFunction } from './evaluation';
-import { postprocess } from './postprocess';
+import { postprocess } from '@ssd/detect';
 import { preprocess, type Network } from './network';
 
 export interface Predictor {

@@ -14,7 +14,7 @@ import { createLocalEngine } from './engine';
 import { evaluateDetector, evaluationSummary, formatApTable, writePrCurves } from './evaluation';
 import { UsageError, type ParsedFlags } from './flags';
 import { appendJsonl, readJsonl, truncateJsonlAfter } from './jsonl';
-import { buildNetwork, preprocess, type Network } from './network';
+import { buildNetwork, loadBackboneWeights, preprocess, type Network } from './network';
 import { createOptimizer } from './optimizer';
 import { writeSvgPng, lineChartSvg } from './plots';
 import { createPredictor } from './predict';
@@ -257,14 +257,6 @@ export async function runTrain(
       `(${trainSet.size} images), testing on ${config.test.join('+')} (${testSet.size} images).`,
   );
 
-  if (config.backboneWeights !== null) {
-    // @ssd/vgg-ssd's torchvision/Keras weight import has not landed in this build.
-    throw new UsageError(
-      `--backbone-weights ${config.backboneWeights}: importing pretrained VGG16 weights needs ` +
-        `@ssd/vgg-ssd's weight import, which this build does not have yet; train without it ` +
-        `(from scratch) or update the packages`,
-    );
-  }
   const tensorsAtStart = tf.memory().numTensors;
   const net: Network = buildNetwork({
     preset: config.preset,
@@ -276,6 +268,10 @@ export async function runTrain(
   });
   const optimizer = createOptimizer(config.optimizer, net.params, config);
   let startIteration = 0;
+  if (!resumeFrom && config.backboneWeights !== null) {
+    const layers = await loadBackboneWeights(net, config.backboneWeights);
+    log(`Backbone: ${layers.length} layers from ${config.backboneWeights}`);
+  }
   if (resumeFrom) {
     const data = await loadCheckpoint<SavedTrainingState<RunState>>(resumeFrom);
     restoreWeights(net.weights, data.model);
