@@ -32,40 +32,6 @@ export const SHAPES_128_ANCHORS: AnchorConfig = Object.freeze(
   anchorConfigForInputSize(SSD300_VOC, 128),
 );
 
-/**
- * `L2Normalization` divides by sqrt(Σx²): at a location where every conv4_3
- * channel is 0 (common at a small width with random init) the gradient of the
- * sqrt is 0·∞ = NaN and the whole batch's gradient turns NaN. When the layer
- * shows that (checked on a zero input), its `call` is replaced by one with
- * sqrt(max(Σx², ε²)), identical in value wherever the norm exceeds ε.
- */
-let l2Checked = false;
-export function ensureFiniteL2NormGradient(): boolean {
-  if (l2Checked) return false;
-  l2Checked = true;
-  const layer = new L2Normalization({ scaleInit: 20 });
-  const zero = tf.zeros([1, 1, 1, 2]);
-  const nan = tf.tidy(() => {
-    layer.build([1, 1, 1, 2]);
-    const g = tf.grad((x: tf.Tensor) => tf.sum(layer.apply(x) as tf.Tensor))(zero);
-    return tf.any(tf.isNaN(g)).dataSync()[0] === 1;
-  });
-  zero.dispose();
-  for (const w of layer.weights) w.dispose();
-  if (!nan) return false;
-  const epsilonOf = (l: L2Normalization): number => (l as unknown as { epsilon: number }).epsilon;
-  L2Normalization.prototype.call = function call(this: L2Normalization, inputs) {
-    return tf.tidy(() => {
-      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
-      const eps = epsilonOf(this);
-      const norm = tf.sqrt(tf.maximum(tf.sum(tf.square(x), -1, true), eps * eps));
-      const gamma = (this as unknown as { gamma: { read(): tf.Tensor } }).gamma.read();
-      return tf.mul(tf.div(x, norm), gamma);
-    });
-  };
-  return true;
-}
-
 export interface Network {
   readonly model: tfl.LayersModel;
   readonly anchors: AnchorConfig;
@@ -119,7 +85,6 @@ export function heInitialise(model: tfl.LayersModel, seed: number): void {
 }
 
 export function buildNetwork(o: NetworkOptions): Network {
-  ensureFiniteL2NormGradient();
   const preset = basePreset(o.preset);
   const model = createSsdVgg16({
     numClasses: o.numClasses,

@@ -134,3 +134,19 @@ describe('preprocess', () => {
     gray.dispose();
   });
 });
+
+describe('L2Normalization gradient', () => {
+  it('stays finite where every channel is 0 (sqrt(0) would give 0·∞ = NaN)', async () => {
+    const layer = new L2Normalization({ scaleInit: 20 });
+    layer.build([1, 2, 1, 3]);
+    const x = tf.tensor4d([0, 0, 0, 1, 2, 2], [1, 2, 1, 3]);
+    const g = tf.grad((input: tf.Tensor) => tf.sum(layer.apply(input) as tf.Tensor))(x);
+    const values = await g.data();
+    for (const v of values) expect(Number.isFinite(v)).toBe(true);
+    // Where the norm exceeds ε the output is the plain L2 normalisation times the scale.
+    const y = await (layer.apply(x) as tf.Tensor).data();
+    expectArrayClose(Array.from(y).slice(3), [20 / 3, 40 / 3, 40 / 3], { atol: 1e-5 });
+    tf.dispose([x, g]);
+    for (const w of layer.weights) w.dispose();
+  });
+});

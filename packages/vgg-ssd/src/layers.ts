@@ -58,8 +58,11 @@ export class L2Normalization extends tfl.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = single(inputs);
-      const norm = tf.sqrt(tf.sum(tf.square(x), -1, true)); // [B, H, W, 1]
-      return tf.mul(tf.div(x, tf.maximum(norm, this.epsilon)), this.gamma!.read());
+      // sqrt(max(Σx², ε²)) = max(‖x‖, ε) forward, but its gradient stays finite where
+      // every channel is 0 (max(sqrt(0), ε) would give 0·∞ = NaN there).
+      const sumSquares = tf.sum(tf.square(x), -1, true); // [B, H, W, 1]
+      const norm = tf.sqrt(tf.maximum(sumSquares, this.epsilon * this.epsilon));
+      return tf.mul(tf.div(x, norm), this.gamma!.read());
     });
   }
 
