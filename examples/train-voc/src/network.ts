@@ -1,6 +1,5 @@
 import { SSD300_VOC, SSD512_VOC, generateAnchorsPacked, type AnchorConfig } from '@ssd/anchors';
 import {
-  L2Normalization,
   anchorConfigForInputSize,
   anchorConfigForModel,
   createSsdVgg16,
