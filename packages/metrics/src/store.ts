@@ -1,8 +1,14 @@
 /** Growable typed columns holding everything `add` received, copied. */
 
-export class GrowableFloat64 {
-  data = new Float64Array(1024);
+type NumericArray = Float64Array | Int32Array;
+
+/** A typed column that doubles its buffer as values are pushed. */
+export class Growable<T extends NumericArray> {
+  data: T;
   length = 0;
+  constructor(private readonly create: (size: number) => T) {
+    this.data = create(1024);
+  }
   push(value: number): void {
     if (this.length === this.data.length) this.reserve(1);
     this.data[this.length++] = value;
@@ -10,27 +16,14 @@ export class GrowableFloat64 {
   /** Makes room for `count` more values. */
   reserve(count: number): void {
     if (this.length + count <= this.data.length) return;
-    const next = new Float64Array(Math.max(this.data.length * 2, this.length + count));
+    const next = this.create(Math.max(this.data.length * 2, this.length + count));
     next.set(this.data);
     this.data = next;
   }
 }
 
-export class GrowableInt32 {
-  data = new Int32Array(1024);
-  length = 0;
-  push(value: number): void {
-    if (this.length === this.data.length) this.reserve(1);
-    this.data[this.length++] = value;
-  }
-  /** Makes room for `count` more values. */
-  reserve(count: number): void {
-    if (this.length + count <= this.data.length) return;
-    const next = new Int32Array(Math.max(this.data.length * 2, this.length + count));
-    next.set(this.data);
-    this.data = next;
-  }
-}
+const float64Column = () => new Growable((n) => new Float64Array(n));
+const int32Column = () => new Growable((n) => new Int32Array(n));
 
 /**
  * Detections and ground truths of every image added so far, in columns.
@@ -39,16 +32,16 @@ export class GrowableInt32 {
  */
 export class EvaluationStore {
   readonly imageIds: string[] = [];
-  readonly detImage = new GrowableInt32();
-  readonly detClass = new GrowableInt32();
-  readonly detScore = new GrowableFloat64();
+  readonly detImage = int32Column();
+  readonly detClass = int32Column();
+  readonly detScore = float64Column();
   /** `[D * 4]` xyxy. */
-  readonly detBox = new GrowableFloat64();
-  readonly gtImage = new GrowableInt32();
-  readonly gtClass = new GrowableInt32();
-  readonly gtDifficult = new GrowableInt32();
+  readonly detBox = float64Column();
+  readonly gtImage = int32Column();
+  readonly gtClass = int32Column();
+  readonly gtDifficult = int32Column();
   /** `[G * 4]` xyxy. */
-  readonly gtBox = new GrowableFloat64();
+  readonly gtBox = float64Column();
 }
 
 /**
