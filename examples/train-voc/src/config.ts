@@ -16,7 +16,9 @@ export interface RunConfig {
   readonly classes: readonly string[] | null;
   readonly inputSize: number;
   readonly widthMultiplier: number;
-  readonly init: 'glorot' | 'he';
+  /** Multiplies the preprocessed input inside the network (1: the paper's, for pretrained weights). */
+  readonly inputScale: number;
+  readonly init: 'glorot' | 'he' | 'lsuv';
   readonly augment: 'ssd' | 'light';
   readonly backboneWeights: string | null;
   readonly backend: BackendPreference;
@@ -27,6 +29,8 @@ export interface RunConfig {
   readonly weightDecay: number;
   readonly batchSize: number;
   readonly iterations: number;
+  /** `step`: ×lrGamma at each of lrSteps (the paper); `cosine`: cosine decay to 0 over the run. */
+  readonly lrSchedule: 'step' | 'cosine';
   readonly lrSteps: readonly number[];
   readonly lrGamma: number;
   readonly warmup: number;
@@ -60,6 +64,7 @@ export const SSD300_RECIPE: Recipe = Object.freeze({
   test: ['2007-test'],
   inputSize: 300,
   widthMultiplier: 1,
+  inputScale: 1,
   init: 'glorot',
   augment: 'ssd',
   optimizer: 'sgd',
@@ -68,6 +73,7 @@ export const SSD300_RECIPE: Recipe = Object.freeze({
   weightDecay: 5e-4,
   batchSize: 32,
   iterations: 120_000,
+  lrSchedule: 'step',
   lrSteps: [80_000, 100_000],
   lrGamma: 0.1,
   warmup: 0,
@@ -95,15 +101,17 @@ export const SHAPES_RECIPE: Recipe = Object.freeze({
   test: ['shapes-test'],
   inputSize: 128,
   widthMultiplier: 0.125,
-  init: 'glorot',
+  inputScale: 1 / 58,
+  init: 'lsuv',
   augment: 'light',
   optimizer: 'adam',
   lr: 2e-3,
   momentum: 0.9,
   weightDecay: 5e-4,
   batchSize: 16,
-  iterations: 800,
-  lrSteps: [650, 750],
+  iterations: 1700,
+  lrSchedule: 'step',
+  lrSteps: [1400, 1600],
   lrGamma: 0.1,
   warmup: 30,
   evalEvery: 0,
@@ -140,6 +148,7 @@ export function resolveTrainConfig(flags: ParsedFlags, now = new Date()): RunCon
     classes: (flags.classes as string[] | undefined) ?? null,
     inputSize: get('input-size', r.inputSize),
     widthMultiplier: get('width', r.widthMultiplier),
+    inputScale: get('input-scale', r.inputScale),
     init: get('init', r.init),
     augment: get('augment', r.augment),
     backboneWeights:
@@ -154,6 +163,7 @@ export function resolveTrainConfig(flags: ParsedFlags, now = new Date()): RunCon
     weightDecay: get('weight-decay', r.weightDecay),
     batchSize: get('batch-size', r.batchSize),
     iterations: get('iterations', r.iterations),
+    lrSchedule: get('lr-schedule', r.lrSchedule),
     lrSteps: get('lr-steps', r.lrSteps),
     lrGamma: get('lr-gamma', r.lrGamma),
     warmup: get('warmup', r.warmup),
@@ -176,6 +186,7 @@ export function validateConfig(c: RunConfig): void {
   };
   positive('lr', c.lr);
   positive('width', c.widthMultiplier);
+  positive('input-scale', c.inputScale);
   positive('batch-size', c.batchSize);
   positive('iterations', c.iterations);
   positive('keep-checkpoints', c.keepCheckpoints);

@@ -74,6 +74,13 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Width multiplier for every convolution (1 = the paper’s VGG16).',
   },
   {
+    name: 'input-scale',
+    kind: 'number',
+    commands: TRAIN,
+    defaultText: '1 / shapes: 1/58',
+    help: 'Constant the preprocessed (0–255 minus mean) input is multiplied by inside the network: 1 for pretrained VGG16 weights; ~1/58 (unit variance) from scratch.',
+  },
+  {
     name: 'input-size',
     kind: 'integer',
     commands: TRAIN,
@@ -92,9 +99,9 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'init',
     kind: 'string',
     commands: TRAIN,
-    choices: ['glorot', 'he'],
+    choices: ['glorot', 'he', 'lsuv'],
     defaultText: 'glorot / shapes: see README',
-    help: 'Initialisation of the backbone and extra layers when training from scratch (heads: glorot).',
+    help: 'Initialisation when training from scratch: glorot (tfjs default); he (He-normal backbone and extras, heads glorot); lsuv (He-normal, then every conv rescaled in order to unit-variance output on training images).',
   },
   {
     name: 'backbone-weights',
@@ -160,6 +167,14 @@ export const FLAGS: readonly FlagSpec[] = [
     commands: TRAIN,
     defaultText: '120000 / shapes: see README',
     help: 'Training steps in total (a resumed run counts from 0, not from the resume).',
+  },
+  {
+    name: 'lr-schedule',
+    kind: 'string',
+    commands: TRAIN,
+    choices: ['step', 'cosine'],
+    defaultText: 'step / shapes: see README',
+    help: 'step: ×--lr-gamma at each --lr-steps boundary (the paper); cosine: half a cosine from --lr after warm-up to 0 at --iterations (--lr-steps ignored).',
   },
   {
     name: 'lr-steps',
@@ -229,7 +244,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     commands: TRAIN,
     defaultText: 'none',
-    help: 'Continue a run exactly: a run folder (its newest checkpoint) or a checkpoint directory. The run’s saved settings are used; --iterations may extend it.',
+    help: 'Continue a run exactly: a run folder (its newest checkpoint) or a checkpoint directory. The run’s saved settings are used; --iterations may extend it (a cosine schedule then stretches to the new length).',
   },
   {
     name: 'checkpoint',

@@ -50,6 +50,8 @@ export async function loadRun(target: string): Promise<LoadedRun> {
     numClasses: classes.length + 1,
     inputSize: config.inputSize,
     widthMultiplier: config.widthMultiplier,
+    // Runs saved before --input-scale existed had none.
+    inputScale: config.inputScale ?? 1,
     seed: config.seed,
     heInit: false,
   });

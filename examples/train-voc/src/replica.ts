@@ -64,6 +64,7 @@ export async function createReplica(options: ReplicaOptions) {
     numClasses: options.numClasses,
     inputSize: config.inputSize,
     widthMultiplier: config.widthMultiplier,
+    inputScale: config.inputScale,
     seed: config.seed,
     heInit: config.backboneWeights === null && config.init === 'he',
   });

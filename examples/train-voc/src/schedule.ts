@@ -1,5 +1,15 @@
-/** The learning-rate schedule: linear warm-up, then step decay (Caffe's `multistep`). */
+/**
+ * The learning-rate schedule: linear warm-up, then step decay (Caffe's `multistep`,
+ * the paper's) or cosine decay to `minLrFactor·baseLr` at `totalIterations`
+ * (SGDR without restarts; torchvision's reference scripts' `cosineannealinglr`).
+ */
 export interface LrSchedule {
+  /** `step` (default): ×`gamma` at each of `steps`; `cosine`: half a cosine from the end of warm-up. */
+  readonly kind?: 'step' | 'cosine';
+  /** Length of the cosine (the run's iterations); cosine only. */
+  readonly totalIterations?: number;
+  /** Where the cosine ends, as a fraction of `baseLr` (default 0); cosine only. */
+  readonly minLrFactor?: number;
   /** Learning rate after warm-up and before the first step. */
   readonly baseLr: number;
   /** Iterations at which the rate is multiplied by `gamma` (SSD300 on VOC07+12: 80k, 100k). */
@@ -37,6 +47,18 @@ export function validateSchedule(s: LrSchedule): void {
   if (!(s.warmupFactor > 0 && s.warmupFactor <= 1)) {
     throw new ScheduleError(`warmupFactor must be in (0, 1], got ${s.warmupFactor}`);
   }
+  if (s.kind === 'cosine') {
+    const total = s.totalIterations ?? NaN;
+    if (!(Number.isInteger(total) && total > s.warmupIterations)) {
+      throw new ScheduleError(
+        `cosine: totalIterations must be an integer above warmupIterations (${s.warmupIterations}), got ${s.totalIterations}`,
+      );
+    }
+    const min = s.minLrFactor ?? 0;
+    if (!(min >= 0 && min <= 1)) {
+      throw new ScheduleError(`cosine: minLrFactor must be in [0, 1], got ${s.minLrFactor}`);
+    }
+  }
 }
 
 /**
@@ -47,7 +69,15 @@ export function validateSchedule(s: LrSchedule): void {
  */
 export function learningRateAt(iteration: number, s: LrSchedule): number {
   let lr = s.baseLr;
-  for (const step of s.steps) if (iteration >= step) lr *= s.gamma;
+  if (s.kind === 'cosine') {
+    const warm = s.warmupIterations;
+    const span = (s.totalIterations as number) - warm;
+    const t = Math.min(Math.max(iteration - warm, 0), span) / span;
+    const min = s.minLrFactor ?? 0;
+    lr *= min + (1 - min) * 0.5 * (1 + Math.cos(Math.PI * t));
+  } else {
+    for (const step of s.steps) if (iteration >= step) lr *= s.gamma;
+  }
   if (iteration < s.warmupIterations) {
     const alpha = iteration / s.warmupIterations;
     lr *= s.warmupFactor + (1 - s.warmupFactor) * alpha;
@@ -55,7 +85,11 @@ export function learningRateAt(iteration: number, s: LrSchedule): number {
   return lr;
 }
 
-/** How many step boundaries lie at or before `iteration` (the schedule's position). */
+/**
+ * How many step boundaries lie at or before `iteration` (the schedule's position);
+ * a cosine schedule has one phase (its position is the iteration itself).
+ */
 export function schedulePhase(iteration: number, s: LrSchedule): number {
+  if (s.kind === 'cosine') return 0;
   return s.steps.filter((step) => iteration >= step).length;
 }

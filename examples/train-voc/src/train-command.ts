@@ -5,16 +5,29 @@ import { ssdTrainAugmentation } from '@ssd/augment';
 import { createLoader, type ArrayBatch, type Loader } from '@ssd/loader';
 import { multiboxLoss } from '@ssd/loss';
 import { encodeTargets } from '@ssd/matcher';
+import type { VocDataset } from '@ssd/voc';
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend, type BackendChoice } from './backend';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { type RunConfig, validateConfig } from './config';
 import { SHAPES_DIR, classesFor, ensureShapesDataset, openSplits } from './data';
 import { createLocalEngine } from './engine';
-import { evaluateDetector, evaluationSummary, formatApTable, writePrCurves } from './evaluation';
+import {
+  evaluateDetector,
+  evaluationSummary,
+  formatApTable,
+  resizeRgb,
+  writePrCurves,
+} from './evaluation';
 import { UsageError, type ParsedFlags } from './flags';
 import { appendJsonl, readJsonl, truncateJsonlAfter } from './jsonl';
-import { buildNetwork, loadBackboneWeights, preprocess, type Network } from './network';
+import {
+  buildNetwork,
+  loadBackboneWeights,
+  lsuvInitialise,
+  preprocess,
+  type Network,
+} from './network';
 import { createOptimizer } from './optimizer';
 import { writeSvgPng, lineChartSvg } from './plots';
 import { createPredictor } from './predict';
@@ -115,8 +128,10 @@ async function resumeConfig(
 
 function scheduleOf(c: RunConfig): LrSchedule {
   return {
+    kind: c.lrSchedule,
+    totalIterations: c.iterations,
     baseLr: c.lr,
-    steps: c.lrSteps,
+    steps: c.lrSchedule === 'cosine' ? [] : c.lrSteps,
     gamma: c.lrGamma,
     warmupIterations: c.warmup,
     warmupFactor: 1 / 3,
@@ -263,6 +278,7 @@ export async function runTrain(
     numClasses: classes.length + 1,
     inputSize: config.inputSize,
     widthMultiplier: config.widthMultiplier,
+    inputScale: config.inputScale,
     seed: config.seed,
     heInit: config.backboneWeights === null && config.init === 'he',
   });
@@ -271,6 +287,9 @@ export async function runTrain(
   if (!resumeFrom && config.backboneWeights !== null) {
     const layers = await loadBackboneWeights(net, config.backboneWeights);
     log(`Backbone: ${layers.length} layers from ${config.backboneWeights}`);
+  }
+  if (!resumeFrom && config.backboneWeights === null && config.init === 'lsuv') {
+    await lsuvFromTrainingImages(net, trainSet, config, log);
   }
   if (resumeFrom) {
     const data = await loadCheckpoint<SavedTrainingState<RunState>>(resumeFrom);
@@ -316,8 +335,11 @@ export async function runTrain(
     backend.workers > 1
       ? await createWorkerEngine({ config, classes, backend, net, optimizer })
       : null;
-  // After a resume the workers start from the checkpoint's weights and optimizer state.
-  if (workerEngine && resumeFrom) await workerEngine.push();
+  // The workers start from this thread's weights and optimizer state: a checkpoint's,
+  // a pretrained backbone's or a data-dependent initialisation's.
+  if (workerEngine && (resumeFrom || config.backboneWeights !== null || config.init === 'lsuv')) {
+    await workerEngine.push();
+  }
   const engine: GradientEngine =
     workerEngine ??
     createLocalEngine({ params: net.params, forward: net.forward, preprocess, loss });
@@ -462,6 +484,7 @@ export async function runTrain(
       preset: config.preset,
       inputSize: config.inputSize,
       widthMultiplier: config.widthMultiplier,
+      inputScale: config.inputScale,
       numAnchors: net.numAnchors,
       optimizer: config.optimizer,
       batchSize: config.batchSize,
@@ -487,4 +510,33 @@ export async function runTrain(
   const leaked = tf.memory().numTensors - tensorsAtStart;
   if (leaked !== 0) log(`warning: ${leaked} tensors still allocated after the run`);
   return { outDir: out, iteration: loopResult.iteration, stopped: loopResult.stopped, summary };
+}
+
+/** Images LSUV initialisation looks at: spread over the training set, resized, no augmentation. */
+const LSUV_IMAGES = 16;
+
+async function lsuvFromTrainingImages(
+  net: Network,
+  trainSet: VocDataset,
+  config: RunConfig,
+  log: (message: string) => void,
+): Promise<void> {
+  const t0 = performance.now();
+  const s = config.inputSize;
+  const count = Math.min(LSUV_IMAGES, trainSet.size);
+  const pixels = new Float32Array(count * s * s * 3);
+  for (let j = 0; j < count; j++) {
+    const sample = await trainSet.load(Math.floor((j * trainSet.size) / count));
+    pixels.set(await resizeRgb(sample.image, sample.width, sample.height, s), j * s * s * 3);
+  }
+  const images = tf.tidy(() => preprocess(tf.tensor4d(pixels, [count, s, s, 3])));
+  try {
+    const scales = lsuvInitialise(net.model, images, config.seed);
+    log(
+      `Init: LSUV on ${count} training images, ${scales.length} convolutions rescaled ` +
+        `(${(performance.now() - t0).toFixed(0)} ms).`,
+    );
+  } finally {
+    images.dispose();
+  }
 }

@@ -43,6 +43,10 @@ function trainArgs(out: string): string[] {
     '4',
     '--iterations',
     String(ITERATIONS),
+    // Step decay: the split run below is extended with --iterations, which would
+    // stretch a cosine schedule (the shapes default).
+    '--lr-schedule',
+    'step',
     '--lr-steps',
     '18',
     '--warmup',

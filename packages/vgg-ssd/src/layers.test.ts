@@ -19,7 +19,7 @@ function random(shape: number[], seed: number): tf.Tensor {
   );
 }
 
-describe('fc6: atrous convolution by space-to-batch', () => {
+describe('fc6: atrous convolution with its own gradients', () => {
   // SSD300's fc6 sees 19×19 (and SSD512's 32×32); the odd sizes exercise the extra padding.
   const cases: [number, number, number][] = [
     [19, 6, 3],
@@ -51,6 +51,47 @@ describe('fc6: atrous convolution by space-to-batch', () => {
       expect(actual.shape).toEqual([2, size, size, 7]);
       expectArrayClose(await actual.data(), await expected.data(), { atol: 1e-5 });
       tf.dispose([x, kernel, expected, actual]);
+    });
+  }
+
+  // TensorFlow's atrous_conv2d, differentiated by tfjs autodiff: the reference for the
+  // hand-written gradients.
+  function spaceToBatchReference(x: tf.Tensor4D, kernel: tf.Tensor4D, rate: number): tf.Tensor4D {
+    const [, height, width] = x.shape;
+    const pad = (rate * (kernel.shape[0] - 1)) / 2;
+    const extraH = (rate - ((height + 2 * pad) % rate)) % rate;
+    const extraW = (rate - ((width + 2 * pad) % rate)) % rate;
+    const phases = tf.spaceToBatchND(
+      x,
+      [rate, rate],
+      [
+        [pad, pad + extraH],
+        [pad, pad + extraW],
+      ],
+    ) as tf.Tensor4D;
+    return tf.batchToSpaceND(
+      tf.conv2d(phases, kernel, 1, 'valid'),
+      [rate, rate],
+      [
+        [0, extraH],
+        [0, extraW],
+      ],
+    ) as tf.Tensor4D;
+  }
+
+  for (const [size, rate, k] of cases) {
+    it(`gradients equal space-to-batch autodiff: ${size}×${size}, rate ${rate}, ${k}×${k}`, async () => {
+      const x = random([2, size, size, 5], size + rate) as tf.Tensor4D;
+      const kernel = random([k, k, 5, 7], 7) as tf.Tensor4D;
+      const weights = random([2, size, size, 7], 3);
+      // A loss whose dy is neither constant nor symmetric.
+      const loss = (f: typeof atrousConv2d) => (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tf.square(f(a as tf.Tensor4D, b as tf.Tensor4D, rate)), weights));
+      const [dx, dk] = tf.grads(loss(atrousConv2d))([x, kernel]);
+      const [rx, rk] = tf.grads(loss(spaceToBatchReference))([x, kernel]);
+      expectArrayClose(await dx!.data(), await rx!.data(), { atol: 1e-4, rtol: 1e-4 });
+      expectArrayClose(await dk!.data(), await rk!.data(), { atol: 1e-4, rtol: 1e-4 });
+      tf.dispose([x, kernel, weights, dx!, dk!, rx!, rk!]);
     });
   }
 

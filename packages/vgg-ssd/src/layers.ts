@@ -177,39 +177,57 @@ export class AtrousConv2D extends tfl.layers.Layer {
 }
 
 /**
- * Same-size dilated convolution by space-to-batch: pad by r·(k−1)/2 (plus up to
- * r − 1 to reach a multiple of r), move the r×r phases into the batch, convolve
- * with no dilation, and move them back, cropping the extra padding.
+ * Same-size dilated convolution (stride 1, padding r·(k−1)/2 on every side) with
+ * gradients. The forward pass is the backend's own dilated conv2d (XNNPACK on
+ * wasm); tfjs-core has no gradient for it, so this one supplies its own:
+ * - input: the same dilated convolution of `dy` with the kernel rotated 180° and
+ *   its channel axes swapped (stride 1 and symmetric padding make the transposed
+ *   convolution a plain one);
+ * - kernel: a convolution of the padded input, with batch and channels swapped,
+ *   by `dy` as the filter at stride r — its k×k outputs are the taps
+ *   Σ x(shifted by r·(i, j)) · dy.
+ * Agrees with the space-to-batch formulation (TensorFlow's `atrous_conv2d`)
+ * and its autodiff gradients, without its four whole-tensor reshuffles.
  * @param x `[batch, height, width, inChannels]`
  * @param kernel `[k, k, inChannels, outChannels]`
  * @returns `[batch, height, width, outChannels]`
  */
 export function atrousConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, rate: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [, height, width] = x.shape;
-    const k = kernel.shape[0];
-    if (rate === 1) return tf.conv2d(x, kernel, 1, 'same');
-    const pad = (rate * (k - 1)) / 2;
-    const extraH = (rate - ((height + 2 * pad) % rate)) % rate;
-    const extraW = (rate - ((width + 2 * pad) % rate)) % rate;
-    const phases = tf.spaceToBatchND(
-      x,
-      [rate, rate],
-      [
-        [pad, pad + extraH],
-        [pad, pad + extraW],
-      ],
-    ); // [batch·r², (H + 2p + eH)/r, (W + 2p + eW)/r, C]
-    const conv = tf.conv2d(phases as tf.Tensor4D, kernel, 1, 'valid');
-    return tf.batchToSpaceND(
-      conv,
-      [rate, rate],
-      [
-        [0, extraH],
-        [0, extraW],
-      ],
-    ) as tf.Tensor4D;
+  if (rate === 1) return tf.conv2d(x, kernel, 1, 'same');
+  const k = kernel.shape[0];
+  const pad = (rate * (k - 1)) / 2;
+  const padding: [[number, number], [number, number], [number, number], [number, number]] = [
+    [0, 0],
+    [pad, pad],
+    [pad, pad],
+    [0, 0],
+  ];
+  const dilated = (input: tf.Tensor4D, filter: tf.Tensor4D) =>
+    tf.conv2d(input, filter, 1, padding, 'NHWC', [rate, rate]);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, filter, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+    save([input, filter]);
+    return {
+      value: dilated(input, filter),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const g = (Array.isArray(dy) ? dy[0]! : dy) as tf.Tensor4D;
+        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
+        const dx = tf.tidy(() =>
+          dilated(g, tf.transpose(tf.reverse(ws, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D),
+        );
+        const dKernel = tf.tidy(() => {
+          // dW[i, j, c, o] = Σ_{b,y,x} x_pad[b, y + r·i, x + r·j, c] · dy[b, y, x, o]: a
+          // convolution of x_pad (channels as batch, batch as channels) with dy as the
+          // filter, evaluated at stride r, whose k×k outputs are the taps.
+          const image = tf.transpose(tf.pad(xs, padding), [3, 1, 2, 0]) as tf.Tensor4D;
+          const filter = tf.transpose(g, [1, 2, 0, 3]) as tf.Tensor4D;
+          return tf.transpose(tf.conv2d(image, filter, rate, 'valid'), [1, 2, 0, 3]);
+        });
+        return [dx, dKernel];
+      },
+    };
   });
+  return op(x, kernel) as tf.Tensor4D;
 }
 
 tf.serialization.registerClass(L2Normalization);

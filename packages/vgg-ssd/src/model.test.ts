@@ -105,6 +105,27 @@ describe('createSsdVgg16: the paper network', () => {
     expect(model.getLayer('conf_0').getWeights()[0]!.shape).toEqual([3, 3, 128, 4 * 21]);
     model.dispose();
   });
+
+  it('inputScale multiplies the input inside the network, with no weights of its own', async () => {
+    const options = { numClasses: 4, preset: SSD300_VOC, widthMultiplier: 1 / 16, inputSize: 64 };
+    const plain = createSsdVgg16({ ...options, seed: 5 });
+    const scaled = createSsdVgg16({ ...options, seed: 5, inputScale: 0.25 });
+    expect(() => plain.getLayer('input_scale')).toThrow();
+    expect(scaled.getLayer('input_scale')).toBeDefined();
+    expect(scaled.countParams()).toBe(plain.countParams());
+    const x = randomImages([2, 64, 64, 3], 11);
+    const quarter = tf.mul(x, 0.25);
+    const a = scaled.predict(x) as tf.Tensor[];
+    const b = plain.predict(quarter) as tf.Tensor[];
+    for (let i = 0; i < 2; i++) {
+      expectArrayClose(await a[i]!.data(), await b[i]!.data(), { atol: 1e-5, rtol: 1e-4 });
+    }
+    expect(() => createSsdVgg16({ ...options, inputScale: 0 })).toThrow(SsdConfigError);
+    expect(() => createSsdVgg16({ ...options, inputScale: Number.NaN })).toThrow(/inputScale/);
+    tf.dispose([x, quarter, ...a, ...b]);
+    plain.dispose();
+    scaled.dispose();
+  });
 });
 
 function fiveMaps() {

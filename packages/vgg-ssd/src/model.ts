@@ -28,6 +28,15 @@ export interface SsdVgg16Options {
   inputSize?: number;
   /** Seed for the Glorot-uniform initialisers (layer i uses seed + i); default unseeded. */
   seed?: number;
+  /**
+   * A constant the (preprocessed) input is multiplied by before `block1_conv1`, as
+   * a `Rescaling` layer named `input_scale`; default 1 (no layer, the paper's
+   * network, what pretrained VGG16 weights expect). For training from scratch,
+   * ~1/58 makes `preprocess`'s 0–255-minus-mean input unit-variance, so the
+   * first layer's weights are not 58× smaller than the rest (which makes an
+   * optimiser's absolute step far too large for them).
+   */
+  inputScale?: number;
 }
 
 /** One extra stage: a 1×1 reduction, then a k×k conv with the given stride and padding. */
@@ -234,14 +243,16 @@ export function createSsdVgg16(options: SsdVgg16Options): tfl.LayersModel {
     name: string,
     filters: number,
     kernelSize: number,
-    extra: { strides?: number; activation?: 'relu' | 'linear' } = {},
+    extra: { strides?: number; activation?: 'relu' | 'linear'; same?: boolean } = {},
   ) =>
     tfl.layers.conv2d({
       name,
       filters,
       kernelSize,
       strides: extra.strides ?? 1,
-      padding: 'valid',
+      // At stride 1, 'same' pads a 3×3 kernel by exactly 1 on every side, as Caffe's
+      // pad 1, without a separate padding op (and its gradient) per layer.
+      padding: extra.same ? 'same' : 'valid',
       activation: extra.activation ?? 'relu',
       kernelInitializer: init(),
       biasInitializer: 'zeros',
@@ -254,13 +265,22 @@ export function createSsdVgg16(options: SsdVgg16Options): tfl.LayersModel {
           .zeroPadding2d({ name: `${name}_pad`, padding: pad })
           .apply(x) as tfl.SymbolicTensor);
 
+  const inputScale = options.inputScale ?? 1;
+  if (!(Number.isFinite(inputScale) && inputScale > 0)) {
+    throw new SsdConfigError('inputScale', `expected a positive number, got ${inputScale}`);
+  }
   const input = tfl.input({ shape: [inputSize, inputSize, 3], name: 'image' });
-  let x: tfl.SymbolicTensor = input;
+  let x: tfl.SymbolicTensor =
+    inputScale === 1
+      ? input
+      : (tfl.layers
+          .rescaling({ name: 'input_scale', scale: inputScale })
+          .apply(input) as tfl.SymbolicTensor);
   const sources: tfl.SymbolicTensor[] = [];
   VGG_BLOCKS.forEach((block, b) => {
     block.forEach((channels, c) => {
       const name = `block${b + 1}_conv${c + 1}`;
-      x = conv2d(name, width(channels), 3).apply(padded(x, name, 1)) as tfl.SymbolicTensor;
+      x = conv2d(name, width(channels), 3, { same: true }).apply(x) as tfl.SymbolicTensor;
     });
     if (b === 3) {
       sources.push(
@@ -297,8 +317,10 @@ export function createSsdVgg16(options: SsdVgg16Options): tfl.LayersModel {
   extras.forEach((stage, i) => {
     x = conv2d(`${stage.name}_1`, width(stage.reduce), 1).apply(x) as tfl.SymbolicTensor;
     const name = `${stage.name}_2`;
-    x = conv2d(name, width(stage.out), stage.kernel, { strides: stage.stride }).apply(
-      padded(x, name, pads[i]!),
+    const pad = pads[i]!;
+    const same = stage.stride === 1 && pad === (stage.kernel - 1) / 2 && pad > 0;
+    x = conv2d(name, width(stage.out), stage.kernel, { strides: stage.stride, same }).apply(
+      same ? x : padded(x, name, pad),
     ) as tfl.SymbolicTensor;
     sources.push(x);
   });
@@ -309,11 +331,13 @@ export function createSsdVgg16(options: SsdVgg16Options): tfl.LayersModel {
     const anchors = perLocation[k]!;
     const names = headLayerNames(k);
     const [, h, w] = source.shape as number[];
-    const headInput = padded(source, `head_${k}`, 1);
-    const loc = conv2d(names.loc, anchors * 4, 3, { activation: 'linear' }).apply(headInput);
-    const conf = conv2d(names.conf, anchors * numClasses, 3, { activation: 'linear' }).apply(
-      headInput,
+    const loc = conv2d(names.loc, anchors * 4, 3, { activation: 'linear', same: true }).apply(
+      source,
     );
+    const conf = conv2d(names.conf, anchors * numClasses, 3, {
+      activation: 'linear',
+      same: true,
+    }).apply(source);
     // [B, H, W, A·4] → [B, H·W·A, 4]: y outer, x inner, anchor, coordinate — generateAnchors order.
     locs.push(
       tfl.layers
