@@ -14,7 +14,7 @@ function outputRms(model: tfl.LayersModel, images: tf.Tensor4D): Map<string, num
     inputs: model.inputs,
     outputs: convs.map((l) => l.output as tfl.SymbolicTensor),
   });
-  const outs = probe.predict(images) as tf.Tensor[];
+  const outs = probe.apply(images, { training: false }) as tf.Tensor[];
   const rms = convs.map(
     (l, i) =>
       [l.name, tf.tidy(() => tf.sqrt(tf.mean(tf.square(outs[i]!))).dataSync()[0]!)] as const,
@@ -53,7 +53,26 @@ describe('lsuvInitialise', () => {
     for (const w of net.model.weights.filter((v) => v.originalName.endsWith('bias'))) {
       expect(Math.max(...Array.from(w.read().dataSync(), Math.abs)), w.originalName).toBe(0);
     }
+    // A second network in the same process (its variables get `_1` names) gets the
+    // same weights: runs are reproducible however many ran before.
+    const again = buildNetwork({
+      preset: 'shapes',
+      numClasses: 4,
+      inputSize: 64,
+      widthMultiplier: 1 / 16,
+      seed: 3,
+      heInit: false,
+      inputScale: 1,
+    });
+    expect(again.model.weights[0]!.name).not.toBe(net.model.weights[0]!.name);
+    lsuvInitialise(again.model, images, 3);
+    net.model.weights.forEach((w, i) => {
+      const a = w.read().dataSync();
+      const b = again.model.weights[i]!.read().dataSync();
+      expect(Array.from(b), w.originalName).toEqual(Array.from(a));
+    });
     images.dispose();
     net.dispose();
+    again.dispose();
   });
 });

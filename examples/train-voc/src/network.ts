@@ -78,7 +78,8 @@ export function heInitialise(
     if (!options.heads && /^(loc|conf)_\d+$/.test(layer.name)) continue;
     for (const w of layer.weights) {
       const shape = w.shape as number[];
-      if (shape.length !== 4 || !w.name.endsWith('kernel')) continue;
+      // originalName: `name` gets a `_1` suffix in the second model built in a process.
+      if (shape.length !== 4 || !w.originalName.endsWith('kernel')) continue;
       const fanIn = (shape[0] ?? 1) * (shape[1] ?? 1) * (shape[2] ?? 1);
       const std = Math.sqrt(2 / fanIn);
       const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
@@ -121,10 +122,13 @@ export function lsuvInitialise(
     const kernel = kernelOf(layer);
     if (kernel === undefined) continue;
     const target = /^(loc|conf)_\d+$/.test(layer.name) ? 1 : Math.SQRT1_2;
-    // A view of the model up to this layer (shares its weights; owns no tensors).
+    // A view of the model up to this layer (shares its weights; owns no tensors). Run
+    // with `apply`, not `predict`: tfjs-layers' `predict` caches its execution plan
+    // in a module-level cache keyed by tensor names, so a second network with the
+    // same layer names (the next run in this process) would run the first one's layers.
     const probe = tflModel({ inputs: model.inputs, outputs: layer.output as tfl.SymbolicTensor });
     const rms = tf.tidy(() => {
-      const y = probe.predict(images) as tf.Tensor;
+      const y = probe.apply(images, { training: false }) as tf.Tensor;
       return tf.sqrt(tf.mean(tf.square(y))).dataSync()[0]!;
     });
     // A layer dead on this batch (all-zero output) keeps its He scale.
