@@ -122,10 +122,7 @@ export function lsuvInitialise(
     const kernel = kernelOf(layer);
     if (kernel === undefined) continue;
     const target = /^(loc|conf)_\d+$/.test(layer.name) ? 1 : Math.SQRT1_2;
-    // A view of the model up to this layer (shares its weights; owns no tensors). Run
-    // with `apply`, not `predict`: tfjs-layers' `predict` caches its execution plan
-    // in a module-level cache keyed by tensor names, so a second network with the
-    // same layer names (the next run in this process) would run the first one's layers.
+    // A view of the model up to this layer (shares its weights; owns no tensors).
     const probe = tflModel({ inputs: model.inputs, outputs: layer.output as tfl.SymbolicTensor });
     const rms = tf.tidy(() => {
       const y = probe.apply(images, { training: false }) as tf.Tensor;

@@ -86,14 +86,17 @@ describe('crash safety', () => {
     const out = path.join(dir, 'killed');
     const ckpts = path.join(out, 'checkpoints');
     const p = run(args(out), { SSD_TRAIN_VOC_CHECKPOINT_PAUSE_AT: '8' });
-    // Wait until the checkpoint of iteration 8 is half-written, then kill the process.
-    await waitFor(
-      async () =>
-        (await fs.readdir(ckpts).catch(() => [])).some((n) => n.startsWith('.tmp-ckpt-00000008')),
-      p.child,
-    );
-    const tmp = (await fs.readdir(ckpts)).find((n) => n.startsWith('.tmp-ckpt-00000008'))!;
-    expect((await fs.stat(path.join(ckpts, tmp, 'tensors.bin'))).size).toBeGreaterThan(0);
+    // Wait until the checkpoint of iteration 8 is half-written (its temporary folder
+    // holds a non-empty tensors.bin; the folder appears before the file), then kill.
+    const halfWritten = async () => {
+      const tmp = (await fs.readdir(ckpts).catch(() => [])).find((n) =>
+        n.startsWith('.tmp-ckpt-00000008'),
+      );
+      if (tmp === undefined) return false;
+      const stat = await fs.stat(path.join(ckpts, tmp, 'tensors.bin')).catch(() => null);
+      return stat !== null && stat.size > 0;
+    };
+    await waitFor(halfWritten, p.child);
     p.child.kill('SIGKILL');
     expect((await p.exited).signal).toBe('SIGKILL');
 
