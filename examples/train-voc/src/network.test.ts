@@ -25,7 +25,7 @@ function outputRms(model: tfl.LayersModel, images: tf.Tensor4D): Map<string, num
 
 describe('lsuvInitialise', () => {
   it('gives every conv output the RMS of a unit-variance pre-activation, heads RMS 1', async () => {
-    const net = buildNetwork({
+    const options = {
       preset: 'shapes',
       numClasses: 4,
       inputSize: 64,
@@ -33,7 +33,8 @@ describe('lsuvInitialise', () => {
       seed: 3,
       heInit: false,
       inputScale: 1,
-    });
+    } as const;
+    const net = buildNetwork(options);
     const rng = new Rng(7);
     const pixels = Float32Array.from({ length: 6 * 64 * 64 * 3 }, () => rng.next() * 255);
     const images = tf.tidy(() => preprocess(tf.tensor4d(pixels, [6, 64, 64, 3])));
@@ -55,15 +56,7 @@ describe('lsuvInitialise', () => {
     }
     // A second network in the same process (its variables get `_1` names) gets the
     // same weights: runs are reproducible however many ran before.
-    const again = buildNetwork({
-      preset: 'shapes',
-      numClasses: 4,
-      inputSize: 64,
-      widthMultiplier: 1 / 16,
-      seed: 3,
-      heInit: false,
-      inputScale: 1,
-    });
+    const again = buildNetwork(options);
     expect(again.model.weights[0]!.name).not.toBe(net.model.weights[0]!.name);
     lsuvInitialise(again.model, images, 3);
     net.model.weights.forEach((w, i) => {
