@@ -199,6 +199,11 @@ export function validateConfig(c: RunConfig): void {
   if (!(c.weightDecay >= 0)) {
     throw new UsageError(`--weight-decay: must be ≥ 0, got ${c.weightDecay}`);
   }
+  if (c.lrSchedule === 'cosine' && !(c.iterations > c.warmup)) {
+    throw new UsageError(
+      `--lr-schedule cosine: --iterations (${c.iterations}) must be larger than --warmup (${c.warmup})`,
+    );
+  }
   c.lrSteps.forEach((s, i) => {
     if (!(Number.isInteger(s) && s > 0 && (i === 0 || s > (c.lrSteps[i - 1] as number)))) {
       throw new UsageError(`--lr-steps: must be increasing positive integers, got ${c.lrSteps}`);

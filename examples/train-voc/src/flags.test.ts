@@ -97,6 +97,13 @@ describe('resolveTrainConfig', () => {
     expect(() =>
       resolveTrainConfig(parseCommandLine(['train', '--lr-steps', '20,10']).flags),
     ).toThrow(/--lr-steps/);
+    // A cosine needs room after the warm-up (its length would be ≤ 0: NaN rates).
+    const cosine = (...extra: string[]) =>
+      resolveTrainConfig(parseCommandLine(['train', '--lr-schedule', 'cosine', ...extra]).flags);
+    expect(() => cosine('--iterations', '30', '--warmup', '30')).toThrow(
+      '--lr-schedule cosine: --iterations (30) must be larger than --warmup (30)',
+    );
+    expect(cosine('--iterations', '31', '--warmup', '30').lrSchedule).toBe('cosine');
   });
 
   it('parses split names', () => {
