@@ -7,10 +7,12 @@
 // Defaults: the `npm start` network (width 1/8, 128 px) with one worker's slice of its
 // batch of 16. Prints the mean wall time per step over --steps, then the kernel table of
 // one profiled step (profiling adds some overhead of its own).
+import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { SSD300_VOC, generateAnchorsPacked } from '@ssd/anchors';
+import { createRng } from '@ssd/augment';
 import { selectBackend } from '@ssd/backend';
 import { multiboxLoss } from '@ssd/loss';
 import { anchorConfigForInputSize, createSsdVgg16 } from '@ssd/vgg-ssd';
@@ -39,13 +41,7 @@ const model = createSsdVgg16({
 const P = generateAnchorsPacked(anchorConfigForInputSize(SSD300_VOC, S)).length / 4;
 const trainable = model.trainableWeights.map((w) => w.read());
 
-let seed = 1;
-const rng = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = Math.imul(seed ^ (seed >>> 15), seed | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rng = createRng(1);
 const images = tf.tensor4d(
   Float32Array.from({ length: B * S * S * 3 }, () => (rng() - 0.5) * 200),
   [B, S, S, 3],
