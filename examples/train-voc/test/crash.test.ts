@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listCheckpoints, loadCheckpoint } from '../src/checkpoint';
+import { tinyTrainArgs } from './tiny-run';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
 let dir: string;
@@ -18,33 +19,12 @@ let dir: string;
 function args(out: string): string[] {
   return [
     CLI,
-    'train',
-    '--data',
-    path.join(dir, 'VOCdevkit'),
-    '--preset',
-    'shapes',
-    '--train',
-    'shapes-trainval',
-    '--test',
-    'shapes-test',
-    '--backend',
-    'wasm',
-    '--workers',
-    '1',
-    '--width',
-    '0.0625',
-    '--input-size',
-    '96',
-    '--batch-size',
-    '2',
-    '--iterations',
-    '12',
-    '--checkpoint-every',
-    '4',
-    '--draw',
-    '0',
-    '--out',
-    out,
+    ...tinyTrainArgs(dir, out, {
+      'batch-size': '2',
+      iterations: '12',
+      'checkpoint-every': '4',
+      draw: '0',
+    }),
   ];
 }
 

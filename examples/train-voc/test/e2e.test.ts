@@ -16,50 +16,24 @@ import { parseCommandLine } from '../src/flags';
 import { runDetect, runEvaluate } from '../src/infer-commands';
 import { readJsonl } from '../src/jsonl';
 import { runTrain } from '../src/train-command';
+import { tinyTrainArgs } from './tiny-run';
 
 let dir: string;
 const ITERATIONS = 24;
 
 function trainArgs(out: string): string[] {
-  return [
-    'train',
-    '--data',
-    path.join(dir, 'VOCdevkit'),
-    '--preset',
-    'shapes',
-    '--train',
-    'shapes-trainval',
-    '--test',
-    'shapes-test',
-    '--backend',
-    'wasm',
-    '--workers',
-    '1',
-    '--width',
-    '0.0625',
-    '--input-size',
-    '96',
-    '--batch-size',
-    '4',
-    '--iterations',
-    String(ITERATIONS),
+  return tinyTrainArgs(dir, out, {
+    'batch-size': '4',
+    iterations: String(ITERATIONS),
     // Step decay: the split run below is extended with --iterations, which would
-    // stretch a cosine schedule (the shapes default).
-    '--lr-schedule',
-    'step',
-    '--lr-steps',
-    '18',
-    '--warmup',
-    '4',
-    '--checkpoint-every',
-    '6',
-    '--keep-checkpoints',
-    '2',
-    '--draw',
-    '3',
-    '--out',
-    out,
-  ];
+    // stretch a cosine schedule.
+    'lr-schedule': 'step',
+    'lr-steps': '18',
+    warmup: '4',
+    'checkpoint-every': '6',
+    'keep-checkpoints': '2',
+    draw: '3',
+  });
 }
 
 async function losses(out: string): Promise<number[]> {
