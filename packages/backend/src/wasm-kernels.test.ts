@@ -175,7 +175,15 @@ describe('wasm training kernels', () => {
   it('keeps the stock Conv2DBackpropInput setup and restores the stock kernel on unregister', () => {
     const ours = getKernel(Conv2DBackpropInput, 'wasm');
     const handle = registerWasmTrainingKernels();
-    expect(handle.registered).toEqual(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'OneHot']);
+    expect(handle.registered).toEqual([
+      'Conv2DBackpropFilter',
+      'Conv2DBackpropInput',
+      'OneHot',
+      'Slice',
+      'SplitV',
+      'MaxPoolGrad',
+      'Identity',
+    ]);
     expect(ours?.setupFunc).toBeTypeOf('function');
     handle.unregister();
     const stock = getKernel(Conv2DBackpropInput, 'wasm');
@@ -198,5 +206,126 @@ describe('wasm training kernels', () => {
     const scaled = tf.oneHot(indices, 3, 0.5, -0.25, 'float32');
     expect(Array.from(await scaled.data()).slice(0, 3)).toEqual([0.5, -0.25, -0.25]);
     tf.dispose([indices, floats, ints, scaled]);
+  });
+
+  /** Runs `f` on cpu and on wasm and returns both results as plain arrays. */
+  async function onBoth(
+    f: () => tf.Tensor | tf.Tensor[],
+  ): Promise<{ cpu: number[][]; wasm: number[][] }> {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const out = tf.tidy(f);
+      const list = Array.isArray(out) ? out : [out];
+      const values = await Promise.all(list.map(async (t) => Array.from(await t.data())));
+      const shapes = list.map((t) => t.shape);
+      tf.dispose(list);
+      return { values, shapes };
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    expect(wasm.shapes).toEqual(cpu.shapes);
+    return { cpu: cpu.values, wasm: wasm.values };
+  }
+
+  it.each([
+    ['rank 1', [7], [2], [4]],
+    ['rank 2, rows', [5, 6], [1, 0], [3, 6]],
+    ['rank 2, columns', [5, 6], [0, 2], [5, 3]],
+    ['rank 3, middle axis (a head gradient)', [3, 40, 4], [0, 12, 0], [3, 9, 4]],
+    ['rank 4, every axis partial', [2, 5, 6, 3], [1, 1, 2, 1], [1, 3, 4, 2]],
+    ['rank 5, long rows', [2, 2, 3, 2, 40], [0, 1, 1, 0, 0], [2, 1, 2, 2, 40]],
+    ['empty', [4, 3], [1, 0], [0, 3]],
+  ] as const)('Slice agrees with cpu: %s', async (_name, shape, begin, size) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const values = Array.from({ length: n }, (_, i) => i * 3 - 7);
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const { cpu, wasm } = await onBoth(() =>
+        tf.slice(tf.tensor(values, [...shape], dtype), [...begin], [...size]),
+      );
+      expect(wasm).toEqual(cpu);
+    }
+  });
+
+  it('SplitV agrees with cpu on every axis, and the pieces are independent tensors', async () => {
+    const values = Array.from({ length: 2 * 9 * 4 }, (_, i) => i + 0.5);
+    for (const [axis, sizes] of [
+      [0, [1, 1]],
+      [1, [2, 3, 4]],
+      [2, [1, 3]],
+      [-1, [2, -1]],
+    ] as const) {
+      const { cpu, wasm } = await onBoth(() =>
+        tf.split(tf.tensor3d(values, [2, 9, 4]), [...sizes], axis),
+      );
+      expect(wasm).toEqual(cpu);
+    }
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const [a, b] = tf.split(x, 2, 0) as [tf.Tensor, tf.Tensor];
+    x.dispose();
+    expect(Array.from(await a.data())).toEqual([1, 2]);
+    expect(Array.from(await b.data())).toEqual([3, 4]);
+    tf.dispose([a, b]);
+  });
+
+  it.each([
+    ['2×2 stride 2 valid', 2, 2, 'valid' as const, [2, 8, 6, 5]],
+    ['2×2 stride 2 same, odd size (ceil mode)', 2, 2, 'same' as const, [2, 7, 9, 3]],
+    ['3×3 stride 1 same (overlapping windows, SSD pool5)', 3, 1, 'same' as const, [2, 6, 6, 4]],
+    ['3×3 stride 2 valid', 3, 2, 'valid' as const, [1, 9, 7, 2]],
+  ])(
+    'MaxPoolGrad agrees with cpu, ties included: %s',
+    async (_name, filter, stride, pad, shape) => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const rng = testRng(11);
+      // Half the inputs are exact ties (ReLU zeros and a few repeated levels).
+      const xs = Array.from({ length: n }, () => Math.max(0, Math.round(rng() * 8 - 4)));
+      const probe = tf.tidy(() =>
+        tf.maxPool(
+          tf.zeros<tf.Rank.R4>(shape as [number, number, number, number]),
+          filter,
+          stride,
+          pad,
+        ),
+      );
+      const rs = Array.from({ length: probe.size }, () => rng() * 2 - 1);
+      const outShape = probe.shape;
+      probe.dispose();
+      const { cpu, wasm } = await onBoth(() =>
+        tf.grad((x: tf.Tensor) =>
+          tf.sum(
+            tf.mul(tf.maxPool(x as tf.Tensor4D, filter, stride, pad), tf.tensor(rs, outShape)),
+          ),
+        )(tf.tensor4d(xs, shape as [number, number, number, number])),
+      );
+      expectArrayClose(
+        Float32Array.from(wasm[0] as number[]),
+        Float32Array.from(cpu[0] as number[]),
+        {
+          atol: 1e-6,
+          rtol: 1e-6,
+        },
+      );
+    },
+  );
+
+  it('Identity shares memory: a clone outlives its source and frees it last', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend();
+    const before = backend.numDataIds();
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const y = tf.clone(x);
+    expect(backend.numDataIds()).toBe(before + 1);
+    x.dispose();
+    expect(Array.from(await y.data())).toEqual([1, 2, 3, 4]);
+    const z = tf.add(y, 1);
+    expect(Array.from(await z.data())).toEqual([2, 3, 4, 5]);
+    tf.dispose([y, z]);
+    expect(backend.numDataIds()).toBe(before);
+    const strings = tf.tensor1d(['a', 'b'], 'string');
+    const copy = tf.clone(strings);
+    strings.dispose();
+    expect(await copy.data()).toEqual(['a', 'b']);
+    copy.dispose();
   });
 });

@@ -3,7 +3,11 @@ import {
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
   getKernel,
+  Identity,
+  MaxPoolGrad,
   OneHot,
+  Slice,
+  SplitV,
   registerKernel,
   unregisterKernel,
   type Conv2DBackpropFilterAttrs,
@@ -15,6 +19,16 @@ import {
   type NamedTensorInfoMap,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+
+import {
+  makeSliceKernel,
+  makeSplitVKernel,
+  maxPoolGradOnHeap,
+  shareIdentity,
+  type HeapBackend,
+  type KernelArgs,
+  type KernelArgsFunc,
+} from './wasm-copy-kernels';
 
 const WASM = 'wasm';
 
@@ -154,17 +168,6 @@ class KernelScope {
 }
 
 type Conv2DInfo = backend_util.Conv2DInfo;
-
-/** The two public methods of tfjs-backend-wasm's `BackendWasm` used for heap copies. */
-interface HeapBackend {
-  makeOutput(
-    shape: number[],
-    dtype: 'float32',
-    memoryOffset?: number,
-    values?: Float32Array,
-  ): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
 
 function toNhwc(scope: KernelScope, t: TensorInfo, dataFormat: string): TensorInfo {
   return dataFormat === 'NCHW' ? scope.run('Transpose', { x: t }, { perm: [0, 2, 3, 1] }) : t;
@@ -402,6 +405,39 @@ function conv2DBackpropInputFast(
   }
 }
 
+/** `OneHot` for a float `dtype`: the stock kernel at int32, then a cast (and scale). */
+function oneHotWithDtype(args: KernelArgs, stock: KernelArgsFunc): TensorInfo | TensorInfo[] {
+  const { dtype, onValue, offValue } = args.attrs as unknown as {
+    dtype: string;
+    onValue: number;
+    offValue: number;
+  };
+  if (dtype === 'int32') return stock(args);
+  const scope = new KernelScope(args.backend);
+  try {
+    const attrs = { ...args.attrs, dtype: 'int32', onValue: 1, offValue: 0 };
+    const ints = scope.keepOut(stock({ ...args, attrs }) as TensorInfo);
+    let out = scope.run('Cast', { x: ints }, { dtype });
+    if (onValue !== 1 || offValue !== 0) {
+      const scalar = (v: number) =>
+        scope.keepOut(
+          (args.backend as unknown as HeapBackend).makeOutput(
+            [],
+            'float32',
+            undefined,
+            Float32Array.of(v),
+          ),
+        );
+      out = scope.run('Multiply', { a: out, b: scalar(onValue - offValue) }, {});
+      out = scope.run('Add', { a: out, b: scalar(offValue) }, {});
+    }
+    return scope.finish(out);
+  } catch (error) {
+    scope.abandon();
+    throw error;
+  }
+}
+
 /** What {@link registerWasmTrainingKernels} did, so it can be undone. */
 export interface WasmTrainingKernels {
   /** Kernel names this call registered or replaced. */
@@ -416,101 +452,67 @@ let installed: WasmTrainingKernels | null = null;
  * Registers the kernels the `wasm` backend needs to train conv nets:
  * `Conv2DBackpropFilter` (missing upstream, tensorflow/tfjs#8474), a faster
  * `Conv2DBackpropInput` (falls back to the stock kernel, whose setup function is
- * kept, for the cases it does not cover), and a `OneHot` that honours a float
- * `dtype` (the stock one writes int32 bits into float outputs). Idempotent. Call it before or after
- * `tf.setBackend('wasm')`; `selectBackend` calls it for you.
+ * kept, for the cases it does not cover), a `OneHot` that honours a float
+ * `dtype` (the stock one writes int32 bits into float outputs), and faster
+ * `Slice`, `SplitV` and `MaxPoolGrad` that work on the wasm heap directly and an
+ * `Identity` that shares memory instead of copying it
+ * (each falls back to the stock kernel for dtypes it does not handle).
+ * Idempotent. Call it before or after `tf.setBackend('wasm')`; `selectBackend`
+ * calls it for you.
  */
 export function registerWasmTrainingKernels(): WasmTrainingKernels {
   if (installed != null) return installed;
   const registered: string[] = [];
   const restore: KernelConfig[] = [];
 
-  const stockFilter = getKernel(Conv2DBackpropFilter, WASM);
-  if (stockFilter != null) {
-    unregisterKernel(Conv2DBackpropFilter, WASM);
-    restore.push(stockFilter);
-  }
-  registerKernel({
-    kernelName: Conv2DBackpropFilter,
-    backendName: WASM,
-    ...(stockFilter?.setupFunc ? { setupFunc: stockFilter.setupFunc } : {}),
-    kernelFunc: conv2DBackpropFilterWasm as unknown as KernelFunc,
-  });
-  registered.push(Conv2DBackpropFilter);
-
-  const stockInput = getKernel(Conv2DBackpropInput, WASM);
-  if (stockInput != null) {
-    unregisterKernel(Conv2DBackpropInput, WASM);
-    restore.push(stockInput);
-    const stockFunc = stockInput.kernelFunc;
+  /**
+   * Registers `make(stock)` in place of `name`, keeping the stock setup function
+   * (which initialises the wasm bindings the fallbacks use) and recording the
+   * stock kernel for `unregister`. `required`: register even without a stock kernel.
+   */
+  const replace = (
+    name: string,
+    make: (stock: KernelArgsFunc) => KernelArgsFunc,
+    required = false,
+  ): void => {
+    const stock = getKernel(name, WASM);
+    if (stock == null && !required) return;
+    if (stock != null) {
+      unregisterKernel(name, WASM);
+      restore.push(stock);
+    }
+    const stockFunc = (stock?.kernelFunc ??
+      (() => {
+        throw new Error(`@ssd/backend: the wasm backend has no ${name} kernel`);
+      })) as unknown as KernelArgsFunc;
     registerKernel({
-      kernelName: Conv2DBackpropInput,
+      kernelName: name,
       backendName: WASM,
-      ...(stockInput.setupFunc ? { setupFunc: stockInput.setupFunc } : {}),
-      kernelFunc: ((args: {
-        inputs: NamedTensorInfoMap;
-        backend: KernelBackend;
-        attrs: NamedAttrMap;
-      }) =>
-        conv2DBackpropInputFast(
-          args.inputs,
-          args.backend,
-          args.attrs as unknown as Conv2DBackpropInputAttrs,
-        ) ?? stockFunc(args)) as unknown as KernelFunc,
+      ...(stock?.setupFunc ? { setupFunc: stock.setupFunc } : {}),
+      kernelFunc: make(stockFunc) as unknown as KernelFunc,
     });
-    registered.push(Conv2DBackpropInput);
-  }
+    registered.push(name);
+  };
 
+  replace(Conv2DBackpropFilter, () => conv2DBackpropFilterWasm, true);
+  replace(
+    Conv2DBackpropInput,
+    (stock) => (args) =>
+      conv2DBackpropInputFast(
+        args.inputs,
+        args.backend,
+        args.attrs as unknown as Conv2DBackpropInputAttrs,
+      ) ?? stock(args),
+  );
   // Stock wasm OneHot ignores `dtype` and writes int32 bits into a float32
   // output (1 reads as 1.4e-45), which zeroes every one-hot cross-entropy:
   // compute it as int32 and cast.
-  const stockOneHot = getKernel(OneHot, WASM);
-  if (stockOneHot != null) {
-    unregisterKernel(OneHot, WASM);
-    restore.push(stockOneHot);
-    const stockFunc = stockOneHot.kernelFunc;
-    registerKernel({
-      kernelName: OneHot,
-      backendName: WASM,
-      ...(stockOneHot.setupFunc ? { setupFunc: stockOneHot.setupFunc } : {}),
-      kernelFunc: ((args: {
-        inputs: NamedTensorInfoMap;
-        backend: KernelBackend;
-        attrs: NamedAttrMap;
-      }) => {
-        const { dtype, onValue, offValue } = args.attrs as unknown as {
-          dtype: string;
-          onValue: number;
-          offValue: number;
-        };
-        if (dtype === 'int32') return stockFunc(args);
-        const scope = new KernelScope(args.backend);
-        try {
-          const attrs = { ...args.attrs, dtype: 'int32', onValue: 1, offValue: 0 };
-          const ints = scope.keepOut(stockFunc({ ...args, attrs }) as TensorInfo);
-          let out = scope.run('Cast', { x: ints }, { dtype });
-          if (onValue !== 1 || offValue !== 0) {
-            const scalar = (v: number) =>
-              scope.keepOut(
-                (args.backend as unknown as HeapBackend).makeOutput(
-                  [],
-                  'float32',
-                  undefined,
-                  Float32Array.of(v),
-                ),
-              );
-            out = scope.run('Multiply', { a: out, b: scalar(onValue - offValue) }, {});
-            out = scope.run('Add', { a: out, b: scalar(offValue) }, {});
-          }
-          return scope.finish(out);
-        } catch (error) {
-          scope.abandon();
-          throw error;
-        }
-      }) as unknown as KernelFunc,
-    });
-    registered.push(OneHot);
-  }
+  replace(OneHot, (stock) => (args) => oneHotWithDtype(args, stock));
+  // Heap-to-heap copies instead of the stock ones, which read the whole input out first.
+  replace(Slice, makeSliceKernel);
+  replace(SplitV, makeSplitVKernel);
+  replace(MaxPoolGrad, (stock) => (args) => maxPoolGradOnHeap(args) ?? stock(args));
+  replace(Identity, (stock) => (args) => shareIdentity(args) ?? stock(args));
 
   const handle: WasmTrainingKernels = {
     registered,

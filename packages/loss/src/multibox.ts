@@ -180,9 +180,16 @@ export function hardNegativeMask(
         tf.less(rank, spreadColumn(tf.reshape(k, [batch]), numAnchors)),
         'float32',
       ); // [B, P], in sorted order
-      const rows = tf.cast(spreadColumn(tf.range(0, batch, 1, 'float32'), numAnchors), 'int32');
-      const where = tf.stack([rows, indices], 2); // [B, P, 2]: (image, anchor) of rank j
-      return tf.scatterND(where, selectedInOrder, [batch, numAnchors]);
+      // Flat (image · P + anchor) of rank j: one index column, no [B, P, 2] stack
+      // (the wasm backend stacks along the last axis one element at a time).
+      const rowStarts = tf.range(0, batch * numAnchors, numAnchors, 'float32'); // [B]
+      const where = tf.add(tf.cast(spreadColumn(rowStarts, numAnchors), 'int32'), indices); // [B, P]
+      const mask = tf.scatterND(
+        tf.reshape(where, [batch * numAnchors, 1]),
+        tf.reshape(selectedInOrder, [batch * numAnchors]),
+        [batch * numAnchors],
+      );
+      return tf.reshape(mask, [batch, numAnchors]);
     });
     return { value, gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
   });
