@@ -25,6 +25,7 @@ import {
   makeSplitVKernel,
   maxPoolGradOnHeap,
   shareIdentity,
+  sliceOnHeap,
   type HeapBackend,
   type KernelArgs,
   type KernelArgsFunc,
@@ -110,37 +111,22 @@ class KernelScope {
     return out;
   }
 
-  /** Columns `[start, start + cols)` of a float32 `[rows, C]` tensor, one memmove per row. */
+  /** Columns `[start, start + cols)` of a float32 `[rows, C]` tensor, copied on the heap. */
   columns(x: TensorInfo, start: number, cols: number): TensorInfo {
-    const [rows, width] = x.shape as [number, number];
-    const wasm = this.backend as unknown as HeapBackend;
-    const out = wasm.makeOutput([rows, cols], 'float32');
-    const src = wasm.typedArrayFromHeap(x) as Float32Array;
-    const dst = wasm.typedArrayFromHeap(out) as Float32Array;
-    for (let r = 0; r < rows; r++) {
-      const from = r * width + start;
-      dst.set(src.subarray(from, from + cols), r * cols);
-    }
-    this.made.push(out);
-    return out;
+    return this.heapSlice(x, [0, start], [x.shape[0] as number, cols]);
   }
 
   reshape(x: TensorInfo, shape: number[]): TensorInfo {
     return this.run('Reshape', { x }, { shape });
   }
 
-  /**
-   * Rows `[start, start + rows)` of a float32 `[R, cols]` tensor: one memmove on
-   * the wasm heap (the stock Slice kernel first copies its whole input to JS).
-   */
+  /** Rows `[start, start + rows)` of a float32 `[R, cols]` tensor: one memmove on the heap. */
   rows(x: TensorInfo, start: number, rows: number): TensorInfo {
-    const cols = x.shape[1] as number;
-    const wasm = this.backend as unknown as HeapBackend;
-    const out = wasm.makeOutput([rows, cols], 'float32');
-    // Views are taken after makeOutput, which may grow (and detach) the heap.
-    const src = wasm.typedArrayFromHeap(x) as Float32Array;
-    const dst = wasm.typedArrayFromHeap(out) as Float32Array;
-    dst.set(src.subarray(start * cols, (start + rows) * cols));
+    return this.heapSlice(x, [start, 0], [rows, x.shape[1] as number]);
+  }
+
+  private heapSlice(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+    const out = sliceOnHeap(this.backend, x, begin, size) as TensorInfo;
     this.made.push(out);
     return out;
   }
