@@ -10,7 +10,17 @@ export {
   toAbsolute,
   toRelative,
 } from './tensor';
-export type { PackedBoxes } from './packed';
+export type {
+  BoxCorners,
+  BoxSpace,
+  Detection,
+  GroundTruth,
+  NumClasses,
+  PackedBoxes,
+  RgbPixels,
+  Sample,
+  TrainingSample,
+} from './contracts';
 export {
   boxAreaPacked,
   clipBoxesPacked,

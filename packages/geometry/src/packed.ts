@@ -13,8 +13,7 @@ import {
   type ImageSize,
 } from './format';
 
-/** Packed boxes: `[N * 4]`, four numbers per box. */
-export type PackedBoxes = Float32Array;
+import type { PackedBoxes } from './contracts';
 
 export function assertPacked(boxes: ArrayLike<number>, argument: string): number {
   if (boxes.length % 4 !== 0) {
