@@ -1,10 +1,10 @@
+import { createRng } from '@ssd/random';
 import { describe, expect, it } from 'vitest';
 import {
   AugmentOptionError,
   VOC_MEAN_RGB,
   applyPhotometric,
   compose,
-  createRng,
   drawExpand,
   drawIouCrop,
   drawPhotometric,

@@ -30,4 +30,3 @@ export type {
 } from './transforms';
 export { ssdEvalTransform, ssdTrainAugmentation } from './pipeline';
 export type { PipelineInput, SsdAugmentationOptions, TrainingSample } from './pipeline';
-export { createRng } from './rng';

@@ -4,8 +4,10 @@
  * xyxy ABSOLUTE pixels of the current image through every transform.
  */
 
-/** A uniform [0, 1) random source, seeded by the caller. */
-export type Rng = () => number;
+import type { RandomSource } from '@ssd/random';
+
+/** A uniform [0, 1) random source, seeded by the caller (`createRng` of `@ssd/random`). */
+export type Rng = RandomSource;
 
 /** What the transforms work on. */
 export interface AugmentSample {

@@ -1,4 +1,4 @@
-export { LoaderError, createLoader, createRng, disposeBatch, mixSeed } from './loader';
+export { LoaderError, createLoader, disposeBatch } from './loader';
 export type {
   ArrayBatch,
   EncodeTargets,

@@ -296,6 +296,9 @@ describe('createLoader', () => {
         preprocess: (x) => x,
       }),
     ).toThrow(/preprocess applies to tensors/);
+    expect(() => createLoader(source, { batchSize: 2, encodeTargets: encode, seed: 0.5 })).toThrow(
+      /seed must be an integer, got 0.5/,
+    );
     const mixed = createLoader(source, {
       batchSize: 2,
       encodeTargets: encode,

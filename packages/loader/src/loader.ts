@@ -1,3 +1,4 @@
+import { createRng, mixSeed, permutation, type RandomSource } from '@ssd/random';
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
@@ -35,8 +36,8 @@ export interface LoaderSource {
   load(index: number): Promise<LoaderSample>;
 }
 
-/** A uniform [0, 1) random source. */
-export type Rng = () => number;
+/** A uniform [0, 1) random source (`@ssd/random`'s `RandomSource`). */
+export type Rng = RandomSource;
 
 /** Encodes one image's ground truth against the anchors (`@ssd/matcher`'s `encodeTargets` with the anchors bound). */
 export type EncodeTargets = (
@@ -68,7 +69,10 @@ export interface LoaderOptions {
   preprocess?: (images: tf.Tensor4D) => tf.Tensor4D;
   /** Shuffle each epoch (a fresh permutation per epoch). Default true. */
   shuffle?: boolean;
-  /** Seeds the shuffles and every augmentation. Default 0. */
+  /**
+   * Seeds the shuffles and every augmentation (an integer; mixed with the epoch and
+   * sample index by `@ssd/random`'s `mixSeed`). Default 0.
+   */
   seed?: number;
   /** Batches prepared ahead of the consumer, at most. Default 2. */
   prefetch?: number;
@@ -130,30 +134,6 @@ export class LoaderError extends Error {
 /** Disposes every tensor of a batch. */
 export function disposeBatch(batch: TensorBatch): void {
   tf.dispose([batch.images, batch.locTargets, batch.labels]);
-}
-
-/** mulberry32. */
-export function createRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** Mixes integers into one 32-bit seed. */
-export function mixSeed(...parts: number[]): number {
-  let h = 0x811c9dc5;
-  for (const p of parts) {
-    h = Math.imul(h ^ (p >>> 0), 0x01000193);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-  }
-  return h >>> 0;
 }
 
 interface Encoded {
@@ -241,6 +221,9 @@ export function createLoader(
   }
   if (output !== 'tensors' && output !== 'arrays') {
     throw new LoaderError(`output must be 'tensors' or 'arrays', got ${String(output)}`);
+  }
+  if (!Number.isInteger(seed)) {
+    throw new LoaderError(`seed must be an integer, got ${seed}`);
   }
   if (preprocess && output === 'arrays') {
     throw new LoaderError(
@@ -344,14 +327,9 @@ export function createLoader(
   }
 
   async function* run(epoch: number): AsyncGenerator<TensorBatch | ArrayBatch> {
-    const order = Array.from({ length: size }, (_, i) => i);
-    if (shuffle) {
-      const rng = createRng(mixSeed(seed, epoch, 0x5eed));
-      for (let i = size - 1; i > 0; i--) {
-        const j = Math.floor(rng() * (i + 1));
-        [order[i], order[j]] = [order[j]!, order[i]!];
-      }
-    }
+    const order = shuffle
+      ? Array.from(permutation(size, createRng(mixSeed(seed, epoch, 0x5eed))))
+      : Array.from({ length: size }, (_, i) => i);
     const total = batchesPerEpoch === 0 ? 0 : Math.min(size, batchesPerEpoch * batchSize);
     const results: (Encoded | undefined)[] = new Array(total);
     const remaining = Array.from({ length: batchesPerEpoch }, (_, k) =>
