@@ -19,6 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { createDataParallelTrainer, selectBackend } from '@ssd/backend';
+import { createRng } from '@ssd/random';
 import { createReplica } from './backend-train-step-replica.mjs';
 
 const { values } = parseArgs({
@@ -42,13 +43,7 @@ const C = 21;
 
 /** A seeded batch: random images, ~20 positive anchors per image, small loc targets. */
 function makeBatch(seed) {
-  let s = seed >>> 0;
-  const rng = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = createRng(seed);
   const images = new Float32Array(batchSize * 300 * 300 * 3);
   for (let i = 0; i < images.length; i++) images[i] = rng() * 255 - 120;
   const locTargets = new Float32Array(batchSize * P * 4);

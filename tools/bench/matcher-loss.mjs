@@ -18,22 +18,13 @@ import '@tensorflow/tfjs-layers'; // registers the gradients in Node
 import { SSD300_VOC, generateAnchorsPacked } from '@ssd/anchors';
 import { encodeTargets } from '@ssd/matcher';
 import { multiboxLoss } from '@ssd/loss';
+import { createRng } from '@ssd/random';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 50);
 tf.env().set('IS_TEST', true); // no tfjs-node banner
 await tf.setBackend('cpu');
 
-/** mulberry32, seeded: the benchmark's only randomness. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(1);
+const random = createRng(1); // the benchmark's only randomness
 
 function randomImage(count) {
   const boxes = new Float32Array(count * 4);

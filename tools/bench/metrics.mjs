@@ -5,24 +5,14 @@
 // (what @ssd/detect keeps per image), ~2.4 ground-truth boxes per image over 20 classes
 // with ~10% difficult, as in VOC2007 test. Data is generated from a fixed seed.
 import { DetectionEvaluator } from '@ssd/metrics';
+import { createRng } from '@ssd/random';
 
 const numImages = Number(process.argv[2] ?? 4952);
 const perImage = Number(process.argv[3] ?? 200);
 const numClasses = 20;
 const classNames = Array.from({ length: numClasses }, (_, i) => `class${i + 1}`);
 
-// mulberry32: a small seeded RNG (no Math.random in this repository).
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = rng(7);
+const random = createRng(7); // seeded: no Math.random in this repository
 const uniform = (lo, hi) => lo + (hi - lo) * random();
 
 const images = [];

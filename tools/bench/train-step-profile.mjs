@@ -12,9 +12,9 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { SSD300_VOC, generateAnchorsPacked } from '@ssd/anchors';
-import { createRng } from '@ssd/augment';
 import { selectBackend } from '@ssd/backend';
 import { multiboxLoss } from '@ssd/loss';
+import { createRng } from '@ssd/random';
 import { anchorConfigForInputSize, createSsdVgg16 } from '@ssd/vgg-ssd';
 
 const { values } = parseArgs({

@@ -19,22 +19,12 @@ import '@tensorflow/tfjs-backend-wasm';
 import { SSD300_VOC } from '@ssd/anchors';
 import { createSsdVgg16, preprocess } from '@ssd/vgg-ssd';
 import { multiboxLoss } from '@ssd/loss';
+import { createRng } from '@ssd/random';
 
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
 const reps = Number(args[args.indexOf('--reps') + 1] ?? 3) || 3;
 tf.enableProdMode(); // no per-kernel debug checks while timing
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function timed(fn, n) {
   await fn(); // warm-up (kernel compilation, weight upload)
@@ -58,7 +48,7 @@ try {
 }
 
 await tf.setBackend('wasm');
-const random = rng(1);
+const random = createRng(1);
 const pixels = (batch) =>
   tf.tensor4d(
     Float32Array.from({ length: batch * 300 * 300 * 3 }, () => Math.floor(random() * 256)),

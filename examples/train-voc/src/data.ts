@@ -1,6 +1,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { SHAPES_CLASSES, SHAPES_YEAR, makeShapesVoc } from '@ssd/make-shapes-voc';
+import {
+  SHAPES_CLASSES,
+  SHAPES_GENERATOR_VERSION,
+  SHAPES_YEAR,
+  makeShapesVoc,
+} from '@ssd/make-shapes-voc';
 import { VOC_CLASSES, openVocDataset, type VocDataset } from '@ssd/voc';
 import { parseSplit } from './config';
 
@@ -15,15 +20,16 @@ export const SHAPES_DIR = path.join('data', 'shapes-voc');
 const SHAPES_OPTIONS = { count: 4000, seed: 1, testFraction: 0.1 } as const;
 
 /**
- * Generates the shapes data set once: a `.complete` marker holding the options
- * is written last, so an interrupted generation is redone, not half-used.
+ * Generates the shapes data set once: a `.complete` marker holding the generator
+ * version and the options is written last, so an interrupted generation is redone,
+ * not half-used, and a set made by an older generator is made again.
  */
 export async function ensureShapesDataset(
   dir: string,
   log: (message: string) => void,
 ): Promise<{ root: string; generatedSeconds: number }> {
   const marker = path.join(dir, '.complete');
-  const wanted = JSON.stringify(SHAPES_OPTIONS);
+  const wanted = JSON.stringify({ generator: SHAPES_GENERATOR_VERSION, ...SHAPES_OPTIONS });
   const root = path.join(dir, 'VOCdevkit');
   const existing = await fs.readFile(marker, 'utf8').catch(() => null);
   if (existing === wanted) return { root, generatedSeconds: 0 };

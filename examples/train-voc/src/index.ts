@@ -1,4 +1,3 @@
-export { EpochSampler, Rng, deriveSeed, permutation } from './rng';
 export { learningRateAt, schedulePhase, validateSchedule, ScheduleError } from './schedule';
 export type { LrSchedule } from './schedule';
 export {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { SeededRng } from '@ssd/random';
 import { expectNoTensorLeak } from '@ssd/testing';
 import { describe, expect, it } from 'vitest';
 import { buildNetwork, lsuvInitialise, preprocess } from './network';
-import { Rng } from './rng';
 
 /** RMS of every convolution's output on `images`, by layer name. */
 function outputRms(model: tfl.LayersModel, images: tf.Tensor4D): Map<string, number> {
@@ -35,7 +35,7 @@ describe('lsuvInitialise', () => {
       inputScale: 1,
     } as const;
     const net = buildNetwork(options);
-    const rng = new Rng(7);
+    const rng = new SeededRng(7);
     const pixels = Float32Array.from({ length: 6 * 64 * 64 * 3 }, () => rng.next() * 255);
     const images = tf.tidy(() => preprocess(tf.tensor4d(pixels, [6, 64, 64, 3])));
     const before = outputRms(net.model, images);

@@ -1,3 +1,4 @@
+import { SeededRng, mixSeed } from '@ssd/random';
 import { SSD300_VOC, SSD512_VOC, generateAnchorsPacked, type AnchorConfig } from '@ssd/anchors';
 import {
   anchorConfigForInputSize,
@@ -14,7 +15,6 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { model as tflModel } from '@tensorflow/tfjs-layers';
 import type { PresetName } from './config';
 import { paramsFromVariables, type TrainableParam } from './optimizer';
-import { Rng, deriveSeed } from './rng';
 import type { NamedWeight } from './state';
 
 /** The anchor preset each app preset's network is built from. */
@@ -69,7 +69,7 @@ export function heInitialise(
   seed: number,
   options: { heads?: boolean } = {},
 ): void {
-  const rng = new Rng(deriveSeed(seed, 0x4e));
+  const rng = new SeededRng(mixSeed(seed, 0x4e));
   const normal = (): number => {
     const u = Math.max(rng.next(), 1e-12);
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());

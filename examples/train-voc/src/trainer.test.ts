@@ -3,11 +3,11 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { SeededRng, mixSeed } from '@ssd/random';
 import { afterAll, describe, expect, it } from 'vitest';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { createLocalEngine, type LossFunction } from './engine';
 import { createOptimizer, paramsFromVariables } from './optimizer';
-import { Rng, deriveSeed } from './rng';
 import { captureTrainingState, restoreOptimizer, restoreWeights } from './state';
 import { NonFiniteLossError, trainLoop, type HostBatch, type IterationRecord } from './trainer';
 
@@ -18,7 +18,7 @@ const C = 3;
 let serial = 0;
 
 function makeModel(seed: number) {
-  const rng = new Rng(seed);
+  const rng = new SeededRng(seed);
   const init = (n: number) => Float32Array.from({ length: n }, () => (rng.next() - 0.5) * 0.1);
   const w1 = tf.variable(
     tf.tensor2d(init(S * S * 3 * P * 4), [S * S * 3, P * 4]),
@@ -52,7 +52,7 @@ const loss: LossFunction = ({ locPred, logits }, { locTargets, labels }) => {
 };
 
 function batchAt(step: number, poison: ReadonlySet<number> = new Set()): Promise<HostBatch> {
-  const rng = new Rng(deriveSeed(7, step));
+  const rng = new SeededRng(mixSeed(7, step));
   const B = 4;
   const images = new Float32Array(B * S * S * 3);
   const labels = new Int32Array(B * P);

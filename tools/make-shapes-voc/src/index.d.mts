@@ -9,6 +9,8 @@ export declare const SHAPES_CLASSES: readonly [
 ];
 /** The `year` part of the data set's directory name: `VOCdevkit/VOCshapes`. */
 export declare const SHAPES_YEAR: 'shapes';
+/** Changes whenever the same options would give other images or splits; caches compare it. */
+export declare const SHAPES_GENERATOR_VERSION: 2;
 export declare const SHAPES_DEFAULTS: Readonly<{
   count: number;
   seed: number;
@@ -73,7 +75,6 @@ export interface MakeShapesResult {
   milliseconds: number;
 }
 
-export declare function mulberry32(seed: number): () => number;
 export declare function shapesImageId(index: number): string;
 export declare function renderShapesImage(
   seed: number,

@@ -8,6 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { createRng, mixSeed, permutation } from '@ssd/random';
 import sharp from 'sharp';
 
 /** The class list, in label order (label = index + 1; 0 is background). */
@@ -37,29 +38,14 @@ export const SHAPES_DEFAULTS = Object.freeze({
 });
 
 /**
- * A small, fast deterministic RNG (mulberry32).
- * @param {number} seed
- * @returns {() => number} uniform in [0, 1)
+ * The generator's version: it changes whenever the same options would give other
+ * images or splits (2: the streams of `@ssd/random`'s `mixSeed`). A cache of a
+ * generated set stores it with the options and regenerates when it differs.
  */
-export function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const SHAPES_GENERATOR_VERSION = 2;
 
-/** @param {number} seed @param {number} index */
-function imageSeed(seed, index) {
-  let h = Math.imul((seed >>> 0) ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  return h >>> 0;
-}
+/** The stream of the image sets' permutation (an index no image has). */
+const SPLITS_STREAM = -7;
 
 /** @param {number} index */
 export function shapesImageId(index) {
@@ -275,7 +261,7 @@ function intersection(a, b) {
  */
 export function renderShapesImage(seed, index, options = {}) {
   const { minSide, maxSide, maxObjects, difficultProbability } = { ...SHAPES_DEFAULTS, ...options };
-  const rng = mulberry32(imageSeed(seed, index));
+  const rng = createRng(mixSeed(seed, index));
   const drawnW = Math.round(minSide + rng() * (maxSide - minSide));
   const drawnH = Math.round(minSide + rng() * (maxSide - minSide));
   const W = options.width ?? drawnW;
@@ -426,12 +412,7 @@ ${objects}</annotation>
  * @param {number} count @param {number} seed @param {number} testFraction @param {number} valFraction
  */
 export function shapesSplits(count, seed, testFraction, valFraction) {
-  const rng = mulberry32(imageSeed(seed, -7));
-  const order = Array.from({ length: count }, (_, i) => i);
-  for (let i = count - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
+  const order = Array.from(permutation(count, createRng(mixSeed(seed, SPLITS_STREAM))));
   const nTest = Math.round(count * testFraction);
   const nVal = Math.round((count - nTest) * valFraction);
   const sorted = (/** @type {number[]} */ a) => a.sort((x, y) => x - y);

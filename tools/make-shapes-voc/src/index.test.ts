@@ -2,8 +2,36 @@ import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { createRng, mixSeed } from '@ssd/random';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SHAPES_CLASSES, makeShapesVoc, renderShapesImage, shapesSplits } from './index.mjs';
+import {
+  SHAPES_CLASSES,
+  SHAPES_GENERATOR_VERSION,
+  makeShapesVoc,
+  renderShapesImage,
+  shapesSplits,
+} from './index.mjs';
+
+describe('SHAPES_GENERATOR_VERSION', () => {
+  // If this fails, the same options now give another data set: bump
+  // SHAPES_GENERATOR_VERSION (so cached sets are regenerated), then update the values.
+  it('names the streams the generator draws from (version 2: @ssd/random mixSeed)', () => {
+    expect(SHAPES_GENERATOR_VERSION).toBe(2);
+    const first = createRng(mixSeed(1, 0));
+    const img = renderShapesImage(1, 0);
+    expect([img.width, img.height]).toEqual([
+      Math.round(240 + first() * 260),
+      Math.round(240 + first() * 260),
+    ]);
+    expect([img.width, img.height]).toEqual([313, 358]);
+    expect(img.objects.map((o) => [o.name, o.box])).toEqual([
+      ['diamond', [102, 272, 167, 354]],
+      ['square', [97, 61, 236, 200]],
+      ['square', [158, 153, 297, 292]],
+    ]);
+    expect(shapesSplits(10, 1, 0.2, 0.25).test).toEqual([2, 7]);
+  });
+});
 
 describe('renderShapesImage', () => {
   it('is a pure function of (seed, index)', () => {

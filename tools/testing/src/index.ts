@@ -1,3 +1,4 @@
+import { createRng, type RandomSource } from '@ssd/random';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
 
@@ -48,14 +49,7 @@ export async function expectNoTensorLeak<T>(fn: () => T | Promise<T>): Promise<T
   return result;
 }
 
-/** A small deterministic RNG (mulberry32) for test inputs. */
-export function testRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** A deterministic RNG for test inputs: `@ssd/random`'s mulberry32 `createRng(seed)`. */
+export function testRng(seed: number): RandomSource {
+  return createRng(seed);
 }
