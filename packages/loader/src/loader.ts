@@ -328,7 +328,7 @@ export function createLoader(
 
   async function* run(epoch: number): AsyncGenerator<TensorBatch | ArrayBatch> {
     const order = shuffle
-      ? Array.from(permutation(size, createRng(mixSeed(seed, epoch, 0x5eed))))
+      ? Array.from(permutation(size, createRng(mixSeed(seed, epoch)))) // two parts: no sample's stream
       : Array.from({ length: size }, (_, i) => i);
     const total = batchesPerEpoch === 0 ? 0 : Math.min(size, batchesPerEpoch * batchSize);
     const results: (Encoded | undefined)[] = new Array(total);

@@ -44,9 +44,6 @@ export const SHAPES_DEFAULTS = Object.freeze({
  */
 export const SHAPES_GENERATOR_VERSION = 2;
 
-/** The stream of the image sets' permutation (an index no image has). */
-const SPLITS_STREAM = -7;
-
 /** @param {number} index */
 export function shapesImageId(index) {
   return String(index + 1).padStart(6, '0');
@@ -407,12 +404,13 @@ ${objects}</annotation>
 }
 
 /**
- * The image sets: a seeded permutation, the first `testFraction` of it is `test`,
+ * The image sets: a permutation drawn from `mixSeed(seed)` (one part, so no image's
+ * `(seed, index)` stream), the first `testFraction` of it is `test`,
  * then `valFraction` of the rest is `val`, the remainder `train`. Lists are sorted.
  * @param {number} count @param {number} seed @param {number} testFraction @param {number} valFraction
  */
 export function shapesSplits(count, seed, testFraction, valFraction) {
-  const order = Array.from(permutation(count, createRng(mixSeed(seed, SPLITS_STREAM))));
+  const order = Array.from(permutation(count, createRng(mixSeed(seed))));
   const nTest = Math.round(count * testFraction);
   const nVal = Math.round((count - nTest) * valFraction);
   const sorted = (/** @type {number[]} */ a) => a.sort((x, y) => x - y);
@@ -445,6 +443,9 @@ export async function makeShapesVoc(options) {
   const o = { ...SHAPES_DEFAULTS, concurrency: availableParallelism() * 2, ...options };
   if (!(Number.isInteger(o.count) && o.count > 0)) {
     throw new RangeError(`count must be a positive integer, got ${o.count}`);
+  }
+  if (!Number.isInteger(o.seed)) {
+    throw new RangeError(`seed must be an integer, got ${o.seed}`);
   }
   const start = performance.now();
   const root = join(o.outDir, 'VOCdevkit');

@@ -29,7 +29,7 @@ describe('SHAPES_GENERATOR_VERSION', () => {
       ['square', [97, 61, 236, 200]],
       ['square', [158, 153, 297, 292]],
     ]);
-    expect(shapesSplits(10, 1, 0.2, 0.25).test).toEqual([2, 7]);
+    expect(shapesSplits(10, 1, 0.2, 0.25).test).toEqual([2, 9]);
   });
 });
 
@@ -96,6 +96,12 @@ describe('makeShapesVoc', () => {
   const dirs: string[] = [];
   afterAll(async () => {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  it('rejects a seed that is not an integer before writing anything', async () => {
+    await expect(makeShapesVoc({ outDir: join(tmpdir(), 'never'), seed: 1.5 })).rejects.toThrow(
+      /seed must be an integer, got 1.5/,
+    );
   });
 
   it('writes the exact VOC layout with 1-based inclusive corners', async () => {
