@@ -1,12 +1,16 @@
-export { LoaderError, createLoader, createRng, disposeBatch, mixSeed } from './loader';
+export { createLoader } from './loader';
+export { disposeBatch } from './batch';
+export { LoaderError } from './errors';
+export { createRng, mixSeed } from './rng';
 export type {
-  ArrayBatch,
   EncodeTargets,
+  HostBatch,
   Loader,
   LoaderOptions,
   LoaderSample,
   LoaderSource,
   PreparedSample,
   Rng,
+  StepRange,
   TensorBatch,
-} from './loader';
+} from './types';
