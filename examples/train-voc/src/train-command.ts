@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ssdTrainAugmentation } from '@ssd/augment';
-import { createLoader, type ArrayBatch, type Loader } from '@ssd/loader';
+import { createLoader } from '@ssd/loader';
 import { multiboxLoss } from '@ssd/loss';
 import { encodeTargets } from '@ssd/matcher';
 import type { VocDataset } from '@ssd/voc';
@@ -39,7 +39,7 @@ import {
   restoreWeights,
   type SavedTrainingState,
 } from './state';
-import { trainLoop, type GradientEngine, type HostBatch } from './trainer';
+import { trainLoop, type GradientEngine } from './trainer';
 import { createWorkerEngine } from './workers';
 
 /** What a checkpoint stores besides tensors. */
@@ -135,50 +135,6 @@ function scheduleOf(c: RunConfig): LrSchedule {
     gamma: c.lrGamma,
     warmupIterations: c.warmup,
     warmupFactor: 1 / 3,
-  };
-}
-
-/** Batch `step` from the loader's epoch iterators (a resumed run skips into its epoch). */
-function loaderBatches(
-  loader: Loader<ArrayBatch>,
-  inputSize: number,
-): { produce: (step: number) => Promise<HostBatch>; close: () => Promise<void> } {
-  let epochIndex = -1;
-  let iterator: AsyncIterableIterator<ArrayBatch> | null = null;
-  let position = 0; // batches already taken from `iterator`
-  const per = loader.batchesPerEpoch;
-  return {
-    async produce(step) {
-      const epoch = Math.floor(step / per);
-      const within = step - epoch * per;
-      if (epoch !== epochIndex || within < position || iterator === null) {
-        await iterator?.return?.();
-        iterator = loader.epoch(epoch);
-        epochIndex = epoch;
-        position = 0;
-      }
-      let result: IteratorResult<ArrayBatch> | undefined;
-      const it: AsyncIterableIterator<ArrayBatch> = iterator;
-      while (position <= within) {
-        result = await it.next();
-        position++;
-        if (result.done) throw new Error(`loader ended early in epoch ${epoch}`);
-      }
-      const b = result!.value;
-      return {
-        step,
-        ids: b.ids,
-        batchSize: b.batchSize,
-        inputSize,
-        images: b.images,
-        numAnchors: b.numAnchors,
-        locTargets: b.locTargets,
-        labels: b.labels,
-      };
-    },
-    async close() {
-      await iterator?.return?.();
-    },
   };
 }
 
@@ -326,7 +282,6 @@ export async function runTrain(
       `--batch-size ${config.batchSize} is larger than the training set (${trainSet.size} images)`,
     );
   }
-  const batches = loaderBatches(loader, config.inputSize);
   const loss = (
     p: { locPred: tf.Tensor3D; logits: tf.Tensor3D },
     t: { locTargets: tf.Tensor3D; labels: tf.Tensor2D },
@@ -416,8 +371,8 @@ export async function runTrain(
       engine,
       optimizer,
       schedule,
-      produceBatch: (step) => batches.produce(step),
-      prefetch: 0, // the loader prefetches
+      // Every draw is a function of (seed, epoch, index): a resumed run starts at its step.
+      batches: loader.batches({ fromStep: startIteration, endStep: config.iterations }),
       startIteration,
       iterations: config.iterations,
       checkpointEvery: config.checkpointEvery,
@@ -456,7 +411,6 @@ export async function runTrain(
   } finally {
     process.off('SIGINT', onSigint);
     printer.finish();
-    await batches.close();
     // The main thread's network is what gets evaluated and saved below.
     await workerEngine?.pull().catch(() => undefined);
     await engine.dispose();

@@ -206,10 +206,8 @@ export function createLoader(
       if (!(Number.isInteger(fromStep) && fromStep >= 0)) {
         throw new LoaderError(`fromStep must be a non-negative integer, got ${fromStep}`);
       }
-      if (!((Number.isInteger(endStep) || endStep === Infinity) && endStep >= fromStep)) {
-        throw new LoaderError(
-          `endStep must be an integer ≥ fromStep (${fromStep}) or Infinity, got ${endStep}`,
-        );
+      if (!((Number.isInteger(endStep) && endStep >= 0) || endStep === Infinity)) {
+        throw new LoaderError(`endStep must be a non-negative integer or Infinity, got ${endStep}`);
       }
       return run(fromStep, endStep);
     },

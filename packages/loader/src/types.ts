@@ -123,7 +123,7 @@ export interface HostBatch {
 export interface StepRange {
   /** The first step (default 0): batch `fromStep % batchesPerEpoch` of epoch `⌊fromStep / batchesPerEpoch⌋`. */
   fromStep?: number;
-  /** The step to stop before (exclusive; default: no end, epoch after epoch). */
+  /** The step to stop before (exclusive, as `slice`'s end: none at or after `fromStep` gives nothing; default: no end, epoch after epoch). */
   endStep?: number;
 }
 
