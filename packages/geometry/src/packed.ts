@@ -69,7 +69,11 @@ function writeCorners(
   out: Float32Array,
   i: number,
 ): void {
-  const [x1, y1, x2, y2] = corners as unknown as [number, number, number, number];
+  // Indexed reads: destructuring a typed array goes through its iterator.
+  const x1 = corners[0]!;
+  const y1 = corners[1]!;
+  const x2 = corners[2]!;
+  const y2 = corners[3]!;
   const o = i * 4;
   switch (format) {
     case 'xyxy':
@@ -325,11 +329,17 @@ function pairwise<O extends Float32Array | Float64Array>(
   // Convert b once to corners (+ area) so the inner loop is branch-free.
   const bc = new Float64Array(m * 5);
   const c = new Float64Array(4);
-  for (let j = 0; j < m; j++) {
+  for (let j = 0, o = 0; j < m; j++, o += 5) {
     readCornersRounded(b, j, format, math.r, c);
-    bc.set(c, j * 5);
-    bc[j * 5 + 4] = cornerArea(c, math);
+    bc[o] = c[0]!;
+    bc[o + 1] = c[1]!;
+    bc[o + 2] = c[2]!;
+    bc[o + 3] = c[3]!;
+    bc[o + 4] = cornerArea(c, math);
   }
+  // Two copies of the loop, so that neither pays for the other's rounding in
+  // the hot path (8732 anchors × the boxes of an image).
+  const { extra } = math;
   for (let i = 0; i < n; i++) {
     readCornersRounded(a, i, format, math.r, c);
     const ax1 = c[0]!;
@@ -338,8 +348,32 @@ function pairwise<O extends Float32Array | Float64Array>(
     const ay2 = c[3]!;
     const areaA = cornerArea(c, math);
     const row = i * m;
-    for (let j = 0; j < m; j++) {
-      out[row + j] = overlap(ax1, ay1, ax2, ay2, areaA, bc, j * 5, math, iou);
+    if (math.r === fround) {
+      for (let j = 0, o = 0; j < m; j++, o += 5) {
+        let w = fround(Math.min(ax2, bc[o + 2]!) - Math.max(ax1, bc[o]!));
+        let h = fround(Math.min(ay2, bc[o + 3]!) - Math.max(ay1, bc[o + 1]!));
+        if (extra !== 0) {
+          w = fround(w + extra);
+          h = fround(h + extra);
+        }
+        const inter = w > 0 && h > 0 ? fround(w * h) : 0;
+        if (!iou) out[row + j] = inter;
+        else {
+          const union = fround(fround(areaA + bc[o + 4]!) - inter);
+          out[row + j] = union > 0 ? fround(inter / union) : 0;
+        }
+      }
+    } else {
+      for (let j = 0, o = 0; j < m; j++, o += 5) {
+        const w = Math.min(ax2, bc[o + 2]!) - Math.max(ax1, bc[o]!) + extra;
+        const h = Math.min(ay2, bc[o + 3]!) - Math.max(ay1, bc[o + 1]!) + extra;
+        const inter = w > 0 && h > 0 ? w * h : 0;
+        if (!iou) out[row + j] = inter;
+        else {
+          const union = areaA + bc[o + 4]! - inter;
+          out[row + j] = union > 0 ? inter / union : 0;
+        }
+      }
     }
   }
   return out;
