@@ -208,8 +208,16 @@ function resolveMath(options: BoxMathOptions | undefined, format: BoxFormat): Re
       `options.inclusive: inclusive pixel indices need a corner format (xyxy or yxyx), got ${format}`,
     );
   }
-  return { r: precision === 'float32' ? fround : identity, extra: inclusive ? 1 : 0 };
+  return MATH[precision === 'float32' ? (inclusive ? 3 : 2) : inclusive ? 1 : 0]!;
 }
+
+/** The four resolved settings, shared so inner loops allocate nothing. */
+const MATH: readonly ResolvedMath[] = [
+  { r: identity, extra: 0 },
+  { r: identity, extra: 1 },
+  { r: fround, extra: 0 },
+  { r: fround, extra: 1 },
+];
 
 /**
  * Box `i` as corners into `out` with each conversion step rounded by `r`.
