@@ -13,7 +13,7 @@ export interface MultiboxPredictions {
 export interface MultiboxTargets {
   /** `[batch, numAnchors, 4]` encoded offsets; read only where `labels > 0`. */
   locTargets: tf.Tensor;
-  /** `[batch, numAnchors]` int32: 0 background, 1..C−1 classes, −1 ignored. */
+  /** `[batch, numAnchors]` int32: 0 background, 1..K classes (K = numClasses − 1), −1 ignored. */
   labels: tf.Tensor;
 }
 
@@ -302,7 +302,8 @@ const sumAll = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
 /**
  * Per-row softmax cross-entropy from logits, −log softmax(logits)[label], with the
  * stable log-sum-exp (logits shifted by their row maximum).
- * @param logits `[N, C]`. @param labels `[N]` int32; a label outside 0..C−1 gives 0.
+ * @param logits `[N, numClasses]`. @param labels `[N]` int32; a label outside
+ *   0..numClasses−1 gives 0.
  * @returns `[N]`; gradient w.r.t. logits dy·(softmax − oneHot(label)).
  */
 const softmaxCrossEntropy = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -59,3 +59,4 @@ export function testRng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+export { expectBitwiseOnCpu, expectSameArray } from './bitwise';
