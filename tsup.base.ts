@@ -2,8 +2,14 @@ import { defineConfig, type Options } from 'tsup';
 
 /**
  * The one build every library package shares: ESM + CJS + `.d.ts`/`.d.cts`
- * from `src/index.ts`, tfjs left to the consumer (peer dependencies are
- * external by default).
+ * from each entry, tfjs left to the consumer (peer dependencies are external by
+ * default).
+ *
+ * A package lists several entries when it has a Node-only part:
+ * `libraryConfig({ entry: ['src/index.ts', 'src/node.ts'] })` builds `dist/index.*`
+ * (the browser-safe main entry) and `dist/node.*` (its `./node` subpath export).
+ * Code both entries use goes into shared chunks, in CJS as in ESM, so a class
+ * such as an error type is one class whichever entry it is imported through.
  */
 export function libraryConfig(overrides: Options = {}) {
   return defineConfig({
@@ -14,6 +20,7 @@ export function libraryConfig(overrides: Options = {}) {
     clean: true,
     target: 'es2022',
     platform: 'neutral',
+    splitting: true,
     ...overrides,
   });
 }
