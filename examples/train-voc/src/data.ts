@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { SHAPES_CLASSES, SHAPES_YEAR, makeShapesVoc } from '@ssd/make-shapes-voc';
-import { VOC_CLASSES, openVocDataset, type VocDataset } from '@ssd/voc';
+import { VOC_CLASSES } from '@ssd/voc';
+import { openVocDataset, type VocDataset } from '@ssd/voc/node';
 import { parseSplit } from './config';
 
 /** Where `npm start` keeps the generated data set (relative to the working directory). */

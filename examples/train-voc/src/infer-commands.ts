@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { decodeImage } from '@ssd/voc';
+import { decodeImage } from '@ssd/voc/node';
 import { chooseBackend } from './backend';
 import { latestCheckpoint, loadCheckpoint } from './checkpoint';
 import type { RunConfig } from './config';

@@ -3,11 +3,10 @@ import {
   anchorConfigForInputSize,
   anchorConfigForModel,
   createSsdVgg16,
-  loadKerasVgg16Weights,
   loadTorchvisionWeights,
   preprocess,
-  readSafetensorsFile,
 } from '@ssd/vgg-ssd';
+import { loadKerasVgg16Weights, readSafetensorsFile } from '@ssd/vgg-ssd/node';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';

@@ -5,7 +5,7 @@ import { ssdTrainAugmentation } from '@ssd/augment';
 import { createLoader } from '@ssd/loader';
 import { multiboxLoss } from '@ssd/loss';
 import { encodeTargets } from '@ssd/matcher';
-import type { VocDataset } from '@ssd/voc';
+import type { VocDataset } from '@ssd/voc/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend, type BackendChoice } from './backend';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';

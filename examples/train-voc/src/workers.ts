@@ -1,4 +1,4 @@
-import { createDataParallelTrainer, type DataParallelTrainer } from '@ssd/backend';
+import { createDataParallelTrainer, type DataParallelTrainer } from '@ssd/backend/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

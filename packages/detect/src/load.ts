@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { generateAnchorsPacked, type AnchorConfig } from '@ssd/anchors';
-import { loadSsdModel, preprocess, readSsdMetadata } from '@ssd/vgg-ssd';
+import { loadSsdModel, preprocess, readSsdMetadata, type ModelLocation } from '@ssd/vgg-ssd';
 import { DetectInputError } from './errors';
 import { postprocess, type Detection, type PostprocessOptions } from './postprocess';
 
@@ -123,23 +123,42 @@ export function createDetector(
   };
 }
 
+/** Options of `loadSsd`: what the saved metadata does not give, or overrides. */
+export interface LoadSsdOptions {
+  anchorConfig?: AnchorConfig;
+  labels?: readonly string[];
+}
+
 /**
- * Loads a model saved by `@ssd/vgg-ssd`'s `saveSsdModel(model, dir, metadata)` and
- * wraps it in a detector (the coco-ssd style `load()`), on whatever backend is
+ * Loads a model saved by `@ssd/vgg-ssd`'s `saveSsdModel(model, destination, metadata)`
+ * and wraps it in a detector (the coco-ssd style `load()`), on whatever backend is
  * current. The anchors and labels come from the saved metadata unless given.
+ *
+ * `source` is the URL of its `model.json` (fetched with tfjs' `tf.io.http`, as
+ * `browserHTTPRequest`) or any tfjs `IOHandler` — e.g. `tf.io.fromMemory(...)` over
+ * bytes fetched some other way, `tf.io.browserFiles([...])`. `@ssd/detect/node`'s
+ * `loadSsd` also takes the model's directory on disk.
  */
 export async function loadSsd(
-  dir: string,
-  options: { anchorConfig?: AnchorConfig; labels?: readonly string[] } = {},
+  source: ModelLocation,
+  options: LoadSsdOptions = {},
 ): Promise<SsdDetector> {
-  const model = await loadSsdModel(dir);
+  return detectorFromLoaded(await loadSsdModel(source), source, options);
+}
+
+/** Wraps a model that `loadSsd` loaded (and so owns) in a detector; disposes it on failure. */
+export function detectorFromLoaded(
+  model: tfl.LayersModel,
+  source: ModelLocation,
+  options: LoadSsdOptions,
+): SsdDetector {
   const metadata = readSsdMetadata(model);
   const anchorConfig = options.anchorConfig ?? metadata?.anchorConfig;
   if (!anchorConfig) {
     model.dispose();
     throw new DetectInputError(
       'anchorConfig',
-      dir,
+      typeof source === 'string' ? source : 'IOHandler',
       'the saved model has no SSD metadata; pass options.anchorConfig (anchorConfigForModel(model, preset))',
     );
   }

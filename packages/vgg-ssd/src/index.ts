@@ -1,31 +1,20 @@
-export { AtrousConv2D, L2Normalization, atrousConv2d } from './layers';
+export { AtrousConv2D, L2Normalization } from './layers';
 export type { AtrousConv2DArgs, L2NormalizationArgs } from './layers';
 export {
   SsdConfigError,
   anchorConfigForInputSize,
   anchorConfigForModel,
   createSsdVgg16,
-  headLayerNames,
   ssdFeatureMapSizes,
 } from './model';
 export type { SsdVgg16Options } from './model';
 export { PREPROCESS_MEAN_RGB, preprocess } from './preprocess';
+export { WeightsFileError, loadSsdModel, readSsdMetadata, saveSsdModel } from './io';
+export type { ModelLocation, SsdMetadata } from './io';
 export {
-  MAX_MODEL_JSON_BYTES,
-  MAX_WEIGHT_BYTES,
-  WeightsFileError,
-  fileSystemHandler,
-  loadSsdModel,
-  readSsdMetadata,
-  saveSsdModel,
-} from './io';
-export type { SsdMetadata } from './io';
-export {
-  MAX_SAFETENSORS_HEADER_BYTES,
   WeightImportError,
   loadKerasVgg16Weights,
   loadTorchvisionWeights,
   parseSafetensors,
-  readSafetensorsFile,
 } from './weights';
 export type { SafetensorsEntry, TorchTensors, TorchvisionImportOptions } from './weights';
