@@ -1,4 +1,4 @@
-import type { Rng } from './transforms';
+import type { Rng } from './types';
 
 /** A small, fast seeded RNG (mulberry32), uniform in [0, 1). */
 export function createRng(seed: number): Rng {
