@@ -16,10 +16,16 @@ export {
   WeightsFileError,
   fileSystemHandler,
   loadSsdModel,
-  readSsdMetadata,
   saveSsdModel,
 } from './io';
-export type { SsdMetadata } from './io';
+export {
+  DEFAULT_PREPROCESSING,
+  modelInputScale,
+  readSsdMetadata,
+  setSsdMetadata,
+  validateSsdMetadata,
+} from './metadata';
+export type { SsdMetadata, SsdPreprocessing } from './metadata';
 export {
   MAX_SAFETENSORS_HEADER_BYTES,
   WeightImportError,

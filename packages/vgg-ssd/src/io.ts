@@ -3,20 +3,11 @@ import type * as FsPromises from 'node:fs/promises';
 import type * as NodePath from 'node:path';
 import type * as NodeCrypto from 'node:crypto';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { validateAnchorConfig, type AnchorConfig } from '@ssd/anchors';
+import { WeightsFileError } from './errors';
+import { readSsdMetadata, setSsdMetadata, type SsdMetadata } from './metadata';
 import './layers'; // registers the custom layers before any load
 
-/** A model or weights file that cannot be read as what it claims to be; names the file and the field. */
-export class WeightsFileError extends Error {
-  override readonly name = 'WeightsFileError';
-  constructor(
-    readonly file: string,
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${file}: ${field}: ${message}`);
-  }
-}
+export { WeightsFileError };
 
 /** model.json larger than this is refused before it is read (the SSD512 topology is ~60 kB). */
 export const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
@@ -297,52 +288,23 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
   };
 }
 
-/** What `saveSsdModel` records beside the weights so a loader needs nothing else. */
-export interface SsdMetadata {
-  /** The anchors the heads predict for (`anchorConfigForModel(model, preset)`). */
-  anchorConfig: AnchorConfig;
-  /** Class names for labels 1..C−1 (background excluded), e.g. `VOC_CLASSES`. */
-  labels?: readonly string[];
-}
-
-const METADATA_KEY = 'ssd';
+export { readSsdMetadata };
+export type { SsdMetadata };
 
 /**
- * Saves `model` to `dir` (atomic; see `fileSystemHandler`). With `metadata`, the
- * anchor configuration and class names go into `model.json`'s
+ * Saves `model` to `dir` (atomic; see `fileSystemHandler`). With `metadata`
+ * (validated and completed from the model by `setSsdMetadata`: input size,
+ * input scale, preprocessing), it goes into `model.json`'s
  * `userDefinedMetadata.ssd`, where `readSsdMetadata` (and `@ssd/detect`'s
- * `loadSsd`) find them.
+ * `loadSsd`) find it.
  */
 export async function saveSsdModel(
   model: tfl.LayersModel,
   dir: string,
   metadata?: SsdMetadata,
 ): Promise<tf.io.SaveResult> {
-  if (metadata) {
-    const numClasses = model.outputs[1]?.shape[2];
-    if (metadata.labels && numClasses != null && metadata.labels.length !== numClasses - 1) {
-      throw new WeightsFileError(
-        dir,
-        'metadata.labels',
-        `expected ${numClasses - 1} names (classes 1..${numClasses - 1}), got ${metadata.labels.length}`,
-      );
-    }
-    const previous = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
-    model.setUserDefinedMetadata({
-      ...previous,
-      [METADATA_KEY]: JSON.parse(JSON.stringify(metadata)) as object,
-    });
-  }
+  if (metadata) setSsdMetadata(model, metadata, dir);
   return model.save(fileSystemHandler(dir));
-}
-
-/** The `SsdMetadata` saved with a model, or `undefined` when it has none. */
-export function readSsdMetadata(model: tfl.LayersModel): SsdMetadata | undefined {
-  const all = model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
-  const ssd = all?.[METADATA_KEY] as SsdMetadata | undefined;
-  if (ssd === undefined) return undefined;
-  validateAnchorConfig(ssd.anchorConfig);
-  return ssd;
 }
 
 /**
