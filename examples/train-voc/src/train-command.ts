@@ -482,7 +482,7 @@ export async function runTrain(
     );
   } else {
     log(
-      `Stopped at iteration ${loopResult.iteration} (model in ${modelFolder}); resume with --resume ${out}`,
+      `Stopped at iteration ${loopResult.iteration}; resume with --resume ${out} (the model so far: ${modelFolder})`,
     );
   }
   detector.dispose();
