@@ -61,6 +61,20 @@ describe('loadSsd / createDetector', () => {
     expect(await detector.detect(tensor, { scoreThreshold: 0.3 })).toEqual(detections);
     tensor.dispose();
     detector.dispose();
+    // The saved preprocessing comes back with the model.
+    const custom = join(root, 'custom-mean');
+    const meanRgb = [10, 20, 30] as const;
+    await saveSsdModel(model, custom, {
+      anchorConfig: anchorConfigForModel(model, SSD300_VOC),
+      preprocessing: { resize: 'bilinear-half-pixel', meanRgb },
+    });
+    const reloaded = await loadSsd(custom);
+    expect(reloaded.preprocessing).toEqual({ resize: 'bilinear-half-pixel', meanRgb });
+    expect(detector.preprocessing).toEqual({
+      resize: 'bilinear-half-pixel',
+      meanRgb: [123, 117, 104],
+    });
+    reloaded.dispose();
     model.dispose();
   });
 

@@ -9,8 +9,16 @@ export {
 } from './model';
 export type { SsdVgg16Options } from './model';
 export { PREPROCESS_MEAN_RGB, preprocess } from './preprocess';
-export { WeightsFileError, loadSsdModel, readSsdMetadata, saveSsdModel } from './io';
-export type { ModelLocation, SsdMetadata } from './io';
+export { WeightsFileError, loadSsdModel, saveSsdModel } from './io';
+export type { ModelLocation } from './io';
+export {
+  DEFAULT_PREPROCESSING,
+  modelInputScale,
+  readSsdMetadata,
+  setSsdMetadata,
+  validateSsdMetadata,
+} from './metadata';
+export type { SsdMetadata, SsdPreprocessing } from './metadata';
 export {
   WeightImportError,
   loadKerasVgg16Weights,

@@ -72,7 +72,13 @@ describe('save → load', () => {
     const loaded = await tfl.loadLayersModel(fileSystemHandler(dir));
     expect(loaded.getLayer('conv4_3_norm')).toBeInstanceOf(L2Normalization);
     expect(loaded.getLayer('fc6')).toBeInstanceOf(AtrousConv2D);
-    expect(readSsdMetadata(loaded)).toEqual({ anchorConfig, labels: ['cat', 'dog'] });
+    expect(readSsdMetadata(loaded)).toEqual({
+      anchorConfig,
+      labels: ['cat', 'dog'],
+      inputSize: 64,
+      preprocessing: { resize: 'bilinear-half-pixel', meanRgb: [123, 117, 104] },
+      inputScale: 1,
+    });
     await expect(saveSsdModel(model, dir, { anchorConfig, labels: ['cat'] })).rejects.toThrow(
       'metadata.labels: expected 2 names (classes 1..2), got 1',
     );

@@ -1,19 +1,10 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { validateAnchorConfig, type AnchorConfig } from '@ssd/anchors';
+import { WeightsFileError } from './errors';
+import { readSsdMetadata, setSsdMetadata, type SsdMetadata } from './metadata';
 import './layers'; // registers the custom layers before any load
 
-/** A model or weights file that cannot be read as what it claims to be; names the file and the field. */
-export class WeightsFileError extends Error {
-  override readonly name = 'WeightsFileError';
-  constructor(
-    readonly file: string,
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${file}: ${field}: ${message}`);
-  }
-}
+export { WeightsFileError };
 
 /**
  * Where a model is saved to or loaded from: any tfjs `IOHandler` (e.g.
@@ -28,22 +19,16 @@ export function locationName(location: ModelLocation): string {
   return typeof location === 'string' ? location : 'IOHandler';
 }
 
-/** What `saveSsdModel` records beside the weights so a loader needs nothing else. */
-export interface SsdMetadata {
-  /** The anchors the heads predict for (`anchorConfigForModel(model, preset)`). */
-  anchorConfig: AnchorConfig;
-  /** Class names for labels 1..C−1 (background excluded), e.g. `VOC_CLASSES`. */
-  labels?: readonly string[];
-}
-
-const METADATA_KEY = 'ssd';
+export { readSsdMetadata };
+export type { SsdMetadata };
 
 /**
  * Saves `model` to `destination` (any tfjs `IOHandler` or URL string; see
- * {@link ModelLocation}). With `metadata`, the anchor configuration and class
- * names go into `model.json`'s `userDefinedMetadata.ssd`, where `readSsdMetadata`
- * (and `@ssd/detect`'s `loadSsd`) find them. Runs anywhere tfjs runs; for an
- * atomic save to a directory use `saveSsdModel` from `@ssd/vgg-ssd/node`.
+ * {@link ModelLocation}). With `metadata` (validated and completed from the model
+ * by `setSsdMetadata`: input size, input scale, preprocessing), it goes into
+ * `model.json`'s `userDefinedMetadata.ssd`, where `readSsdMetadata` (and
+ * `@ssd/detect`'s `loadSsd`) find it. Runs anywhere tfjs runs; for an atomic save
+ * to a directory use `saveSsdModel` from `@ssd/vgg-ssd/node`.
  */
 export async function saveSsdModel(
   model: tfl.LayersModel,
@@ -60,31 +45,8 @@ export async function saveSsdModelAs(
   metadata: SsdMetadata | undefined,
   name: string,
 ): Promise<tf.io.SaveResult> {
-  if (metadata) {
-    const numClasses = model.outputs[1]?.shape[2];
-    if (metadata.labels && numClasses != null && metadata.labels.length !== numClasses - 1) {
-      throw new WeightsFileError(
-        name,
-        'metadata.labels',
-        `expected ${numClasses - 1} names (classes 1..${numClasses - 1}), got ${metadata.labels.length}`,
-      );
-    }
-    const previous = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
-    model.setUserDefinedMetadata({
-      ...previous,
-      [METADATA_KEY]: JSON.parse(JSON.stringify(metadata)) as object,
-    });
-  }
+  if (metadata) setSsdMetadata(model, metadata, name);
   return model.save(destination);
-}
-
-/** The `SsdMetadata` saved with a model, or `undefined` when it has none. */
-export function readSsdMetadata(model: tfl.LayersModel): SsdMetadata | undefined {
-  const all = model.getUserDefinedMetadata() as Record<string, unknown> | undefined;
-  const ssd = all?.[METADATA_KEY] as SsdMetadata | undefined;
-  if (ssd === undefined) return undefined;
-  validateAnchorConfig(ssd.anchorConfig);
-  return ssd;
 }
 
 /**

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { expectNoTensorLeak } from '@ssd/testing';
 import { describe, expect, it } from 'vitest';
-import { buildNetwork, lsuvInitialise, preprocess } from './network';
+import { lsuvInitialise } from './lsuv';
+import { buildNetwork, preprocess } from './network';
 import { Rng } from './rng';
 
 /** RMS of every convolution's output on `images`, by layer name. */
