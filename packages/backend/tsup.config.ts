@@ -2,4 +2,7 @@ import { libraryConfig } from '../../tsup.base';
 
 // worker.ts is the worker-thread entry the data-parallel trainer starts; shims
 // give the CommonJS build an import.meta.url to find it by.
-export default libraryConfig({ entry: ['src/index.ts', 'src/worker.ts'], shims: true });
+export default libraryConfig({
+  entry: ['src/index.ts', 'src/node.ts', 'src/worker.ts'],
+  shims: true,
+});

@@ -15,10 +15,13 @@ export function createReplica({ widthMultiplier = 1, numClasses = 21, learningRa
     optimizer: tf.train.momentum(learningRate, 0.9),
     loss({ images, locTargets, labels }) {
       const [locPred, logits] = model.apply(images, { training: true });
-      const { total } = multiboxLoss({ locPred, logits }, { locTargets, labels });
-      // multiboxLoss divides by max(1, N); undo it and report N instead.
-      const positives = tf.sum(tf.cast(tf.greater(labels, 0), 'float32'));
-      return { loss: tf.mul(total, tf.maximum(positives, 1)), normalizer: positives };
+      // The sum over this slice and its positives: the trainer divides once, by Σ positives.
+      const { total, numPositives } = multiboxLoss(
+        { locPred, logits },
+        { locTargets, labels },
+        { reduction: 'sum' },
+      );
+      return { loss: total, normalizer: numPositives };
     },
   };
 }

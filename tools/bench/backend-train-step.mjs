@@ -18,7 +18,8 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { createDataParallelTrainer, selectBackend } from '@ssd/backend';
+import { selectBackend } from '@ssd/backend';
+import { createDataParallelTrainer } from '@ssd/backend/node';
 import { createRng } from '@ssd/random';
 import { createReplica } from './backend-train-step-replica.mjs';
 

@@ -20,7 +20,7 @@ import { ssdTrainAugmentation } from '@ssd/augment';
 import { createLoader } from '@ssd/loader';
 import { SHAPES_CLASSES, makeShapesVoc } from '@ssd/make-shapes-voc';
 import { createTargetEncoder } from '@ssd/matcher';
-import { openVocDataset } from '@ssd/voc';
+import { openVocDataset } from '@ssd/voc/node';
 import sharp from 'sharp';
 
 const { values } = parseArgs({

@@ -4,12 +4,16 @@
 // For each package: build must already have run. Packs it (and the @ssd packages it
 // depends on) with `npm pack`, installs the tarballs plus the pinned tfjs peers into a
 // fresh temporary project, then checks that `import` (ESM) and `require` (CJS) both load
-// it and that TypeScript resolves its types under node16 (ESM and CJS) and bundler
-// resolution. Exits non-zero on the first failure.
+// each of its entries (the main one and subpaths such as `./node`), that TypeScript
+// resolves their types under node16 (ESM and CJS) and bundler resolution, and that the
+// main entry bundles for a browser (esbuild, platform browser, tfjs external) without
+// pulling in a Node built-in or sharp. Exits non-zero on the first failure.
+import { builtinModules } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import { build } from 'esbuild';
 
 const root = resolve(import.meta.dirname, '../..');
 const run = (cmd, args, cwd) =>
@@ -34,6 +38,44 @@ function closure(name, seen = new Set()) {
 }
 
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
+
+/** Modules a browser does not have: Node built-ins (bare or `node:`) and sharp (native). */
+const builtins = new Set(builtinModules.filter((m) => !m.startsWith('_')));
+function nodeOnly(specifier) {
+  if (specifier.startsWith('node:')) return true;
+  if (specifier === 'sharp' || specifier.startsWith('sharp/')) return true;
+  return builtins.has(specifier) || builtins.has(specifier.split('/')[0]);
+}
+
+/**
+ * Bundles `specifier` (resolved from `cwd`) as a browser app importing it would, and
+ * returns every Node-only module it reaches with the file that imports it.
+ */
+async function nodeOnlyImports(specifier, cwd) {
+  const found = [];
+  await build({
+    stdin: { contents: `export * from '${specifier}';`, resolveDir: cwd, loader: 'js' },
+    bundle: true,
+    platform: 'browser',
+    format: 'esm',
+    write: false,
+    logLevel: 'silent',
+    external: ['@tensorflow/*'],
+    plugins: [
+      {
+        name: 'node-only',
+        setup(b) {
+          b.onResolve({ filter: /.*/ }, (args) => {
+            if (!nodeOnly(args.path)) return undefined;
+            found.push({ module: args.path, importer: relative(cwd, args.importer) });
+            return { path: args.path, external: true };
+          });
+        },
+      },
+    ],
+  });
+  return found;
+}
 for (const name of wanted) {
   if (!packages.has(name)) throw new Error(`pack-check: unknown package ${name}`);
   const work = mkdtempSync(join(tmpdir(), 'ssd-pack-'));
@@ -63,31 +105,40 @@ for (const name of wanted) {
       work,
     );
 
-    const exportsOf = `Object.keys(m).filter((k) => k !== 'default').length`;
-    const esm = run(
-      'node',
-      ['--input-type=module', '-e', `import * as m from '${name}'; console.log(${exportsOf});`],
-      work,
-    );
-    const cjs = run(
-      'node',
-      ['-e', `const m = require('${name}'); console.log(${exportsOf});`],
-      work,
-    );
-    if (!(Number(esm) > 0 && Number(cjs) === Number(esm))) {
-      throw new Error(`${name}: import gave ${esm.trim()} exports, require gave ${cjs.trim()}`);
-    }
-
     const manifest = packages.get(name).manifest;
-    const probe = `import * as m from '${name}';\ntype IsAny<T> = 0 extends 1 & T ? true : false;\nconst typed: IsAny<typeof m> = false;\nconst keys: string[] = Object.keys(m);\nvoid typed;\nexport { keys };\n`;
-    writeFileSync(join(work, 'probe.mts'), probe);
-    writeFileSync(
-      join(work, 'probe.cts'),
-      probe
-        .replace(`import * as m from '${name}';`, `import m = require('${name}');`)
-        .replace('export { keys };', 'export = keys;'),
-    );
-    writeFileSync(join(work, 'probe.ts'), probe);
+    // `name` itself and every subpath export (`./node`), not `./package.json`.
+    const entries = Object.keys(manifest.exports ?? { '.': null })
+      .filter((key) => key !== './package.json')
+      .map((key) => (key === '.' ? name : `${name}${key.slice(1)}`));
+    const exportsOf = `Object.keys(m).filter((k) => k !== 'default').length`;
+    const counts = [];
+    for (const [i, entry] of entries.entries()) {
+      const esm = run(
+        'node',
+        ['--input-type=module', '-e', `import * as m from '${entry}'; console.log(${exportsOf});`],
+        work,
+      );
+      const cjs = run(
+        'node',
+        ['-e', `const m = require('${entry}'); console.log(${exportsOf});`],
+        work,
+      );
+      if (!(Number(esm) > 0 && Number(cjs) === Number(esm))) {
+        throw new Error(`${entry}: import gave ${esm.trim()} exports, require gave ${cjs.trim()}`);
+      }
+      counts.push(`${entry}: ${esm.trim()}`);
+
+      const probe = `import * as m from '${entry}';\ntype IsAny<T> = 0 extends 1 & T ? true : false;\nconst typed: IsAny<typeof m> = false;\nconst keys: string[] = Object.keys(m);\nvoid typed;\nexport { keys };\n`;
+      writeFileSync(join(work, `probe${i}.mts`), probe);
+      writeFileSync(
+        join(work, `probe${i}.cts`),
+        probe
+          .replace(`import * as m from '${entry}';`, `import m = require('${entry}');`)
+          .replace('export { keys };', 'export = keys;'),
+      );
+      writeFileSync(join(work, `probe${i}.ts`), probe);
+    }
+    const probes = (ext) => entries.map((_, i) => `probe${i}.${ext}`);
     const common = ['--noEmit', '--strict', '--skipLibCheck', '--types', 'node'];
     run(
       'node',
@@ -98,18 +149,27 @@ for (const name of wanted) {
         'node16',
         '--moduleResolution',
         'node16',
-        'probe.mts',
-        'probe.cts',
+        ...probes('mts'),
+        ...probes('cts'),
       ],
       work,
     );
     run(
       'node',
-      [tsc, ...common, '--module', 'esnext', '--moduleResolution', 'bundler', 'probe.ts'],
+      [tsc, ...common, '--module', 'esnext', '--moduleResolution', 'bundler', ...probes('ts')],
       work,
     );
+
+    const nodeOnlyFound = await nodeOnlyImports(name, work);
+    if (nodeOnlyFound.length > 0) {
+      const list = nodeOnlyFound.map((f) => `'${f.module}' (imported by ${f.importer})`);
+      throw new Error(
+        `${name}: the main entry does not bundle for a browser; it pulls in ${list.join(', ')}. ` +
+          `Move Node-only code behind the package's './node' subpath export.`,
+      );
+    }
     console.log(
-      `pack-check: ${name}@${manifest.version} ok (import, require, types under node16 + bundler; ${esm.trim()} exports)`,
+      `pack-check: ${name}@${manifest.version} ok (import, require, types under node16 + bundler, browser bundle of the main entry; exports ${counts.join(', ')})`,
     );
   } finally {
     rmSync(work, { recursive: true, force: true });

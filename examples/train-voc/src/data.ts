@@ -6,7 +6,8 @@ import {
   SHAPES_YEAR,
   makeShapesVoc,
 } from '@ssd/make-shapes-voc';
-import { VOC_CLASSES, openVocDataset, type VocDataset } from '@ssd/voc';
+import { VOC_CLASSES } from '@ssd/voc';
+import { openVocDataset, type VocDataset } from '@ssd/voc/node';
 import { parseSplit } from './config';
 
 /** Where `npm start` keeps the generated data set (relative to the working directory). */

@@ -1,6 +1,7 @@
+import type { HostBatch } from '@ssd/loader';
 import * as tf from '@tensorflow/tfjs-core';
 import type { TrainableParam } from './optimizer';
-import type { GradientEngine, HostBatch, LossParts } from './trainer';
+import type { GradientEngine, LossParts } from './trainer';
 
 /** The MultiBox loss as `@ssd/loss` computes it (scalars). */
 export type LossFunction = (
@@ -23,11 +24,11 @@ export function batchTensors(batch: HostBatch): {
   locTargets: tf.Tensor3D;
   labels: tf.Tensor2D;
 } {
-  const { batchSize: b, inputSize: s, numAnchors: p } = batch;
+  const { batchSize: b, height, width, numAnchors: p } = batch;
   return {
     images: tf.tensor4d(
       batch.images instanceof Float32Array ? batch.images : Float32Array.from(batch.images),
-      [b, s, s, 3],
+      [b, height, width, 3],
       'float32',
     ),
     locTargets: tf.tensor3d(batch.locTargets, [b, p, 4], 'float32'),

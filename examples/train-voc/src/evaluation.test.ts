@@ -2,12 +2,12 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
+import type { RgbImage } from '@ssd/detect';
 import { describe, expect, it } from 'vitest';
 import {
   evaluateDetector,
   evaluationSummary,
   formatApTable,
-  resizeRgb,
   writePrCurves,
   type EvalSample,
 } from './evaluation';
@@ -30,35 +30,38 @@ describe('evaluateDetector', () => {
   it('gives AP 1 for perfect detections, AP 0.5-ish for half, and writes plots and drawings', async () => {
     const dir = await fs.mkdtemp(path.join(tmpdir(), 'eval-'));
     const samples = Array.from({ length: 5 }, (_, i) => sample(i));
-    const seenSizes: number[] = [];
+    const seenBatches: number[] = [];
     const result = await evaluateDetector({
       source: { size: samples.length, load: async (i) => samples[i]! },
       classNames: ['a', 'b'],
-      inputSize: 8,
       batchSize: 2,
       method: 'voc07',
       draw: 2,
       drawDir: path.join(dir, 'images'),
-      predict: async (images, sizes) => {
-        seenSizes.push(images.length / (8 * 8 * 3));
-        return sizes.map((size, j) => {
-          const s = samples.find((x) => x.width === size.width)!;
-          // Class 'b' images (odd) get a wrong box: AP(b) = 0; AP(a) = 1.
-          const good = s.labels[0] === 1;
-          void j;
-          return [
-            {
-              box: good
-                ? { xMin: 2, yMin: 3, xMax: 10, yMax: 12 }
-                : { xMin: 12, yMin: 0, xMax: 19, yMax: 4 },
-              classId: s.labels[0]!,
-              score: 0.9,
-            },
-          ];
-        });
+      detector: {
+        detectBatch: async (images) => {
+          seenBatches.push(images.length);
+          return images.map((input) => {
+            const image = input as RgbImage;
+            // The detector gets each original image, at its own size, and resizes it itself.
+            const s = samples.find((x) => x.width === image.width)!;
+            expect(image).toEqual({ data: s.image, width: s.width, height: s.height });
+            // Class 'b' images (odd) get a wrong box: AP(b) = 0; AP(a) = 1.
+            const good = s.labels[0] === 1;
+            return [
+              {
+                box: good
+                  ? { xMin: 2, yMin: 3, xMax: 10, yMax: 12 }
+                  : { xMin: 12, yMin: 0, xMax: 19, yMax: 4 },
+                classId: s.labels[0]!,
+                score: 0.9,
+              },
+            ];
+          });
+        },
       },
     });
-    expect(seenSizes).toEqual([2, 2, 1]);
+    expect(seenBatches).toEqual([2, 2, 1]);
     expect(result.numImages).toBe(5);
     expect(result.classes[0]!.ap).toBeCloseTo(1, 6);
     expect(result.classes[1]!.ap).toBe(0);
@@ -71,12 +74,5 @@ describe('evaluateDetector', () => {
     await writePrCurves(result, path.join(dir, 'pr.png'));
     expect((await sharp(path.join(dir, 'pr.png')).metadata()).format).toBe('png');
     await fs.rm(dir, { recursive: true });
-  });
-
-  it('resizes by stretching', async () => {
-    const img = new Uint8Array(4 * 2 * 3).fill(7);
-    const out = await resizeRgb(img, 4, 2, 3);
-    expect(out.length).toBe(27);
-    expect(Array.from(new Set(out))).toEqual([7]);
   });
 });

@@ -1,7 +1,7 @@
+import type { SsdDetector } from '@ssd/detect';
 import { DetectionEvaluator, type EvaluationResult } from '@ssd/metrics';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import sharp from 'sharp';
 import { mapConcurrent } from './prefetch';
 import { drawBoxesPng, lineChartSvg, writeSvgPng, type DrawnBox } from './plots';
 
@@ -21,45 +21,20 @@ export interface EvalSource {
   load(index: number): Promise<EvalSample>;
 }
 
-/** A detection in pixels of the original image (`@ssd/detect`'s `Detection`). */
-export interface PixelDetection extends DrawnBox {
-  readonly score: number;
-}
-
 /**
- * Runs the network on a batch: `images` `[batch, inputSize, inputSize, 3]` RGB
- * 0–255, `imageSizes` the original sizes; returns detections per image in
- * original pixels.
+ * What evaluation runs: `@ssd/detect`'s detector (`createDetector` on the network
+ * in memory, or `loadSsd` on a saved model). It takes each image at its own size
+ * and does the resize itself (the one resize: `@ssd/detect`'s `resizeToInput`).
  */
-export type PredictFunction = (
-  images: Float32Array,
-  imageSizes: readonly { width: number; height: number }[],
-) => Promise<PixelDetection[][]>;
-
-/** Stretches packed RGB to `size×size` (SSD's warp resize), as float32 0–255. */
-export async function resizeRgb(
-  image: Uint8Array,
-  width: number,
-  height: number,
-  size: number,
-): Promise<Float32Array> {
-  const out = await sharp(Buffer.from(image.buffer, image.byteOffset, image.byteLength), {
-    raw: { width, height, channels: 3 },
-  })
-    .resize(size, size, { fit: 'fill', kernel: 'linear' })
-    .raw()
-    .toBuffer();
-  return Float32Array.from(out);
-}
+export type EvalDetector = Pick<SsdDetector, 'detectBatch'>;
 
 export interface EvaluateOptions {
   readonly source: EvalSource;
   readonly classNames: readonly string[];
-  readonly inputSize: number;
   readonly batchSize: number;
-  readonly predict: PredictFunction;
+  readonly detector: EvalDetector;
   readonly method: 'voc07' | 'voc12';
-  /** Decode/resize concurrency. */
+  /** Decode concurrency. */
   readonly concurrency?: number;
   /** Limit to the first N images (tests). */
   readonly limit?: number;
@@ -71,8 +46,9 @@ export interface EvaluateOptions {
 }
 
 /**
- * VOC evaluation of a detector on a data set: batches through `predict`,
- * streaming into `@ssd/metrics`. IoU: `@ssd/voc` boxes are continuous 0-based
+ * VOC evaluation of a detector on a data set: batches of original images through
+ * `detector.detectBatch` (its default thresholds: score 0.01, NMS IoU 0.45, top 400
+ * per class, 200 per image), streaming into `@ssd/metrics`. IoU: `@ssd/voc` boxes are continuous 0-based
  * ([xmin − 1, xmax] of the XML's 1-based inclusive corners), so the plain
  * continuous IoU on them is exactly the devkit's `+1` IoU on the XML values.
  */
@@ -85,29 +61,21 @@ export async function evaluateDetector(o: EvaluateOptions): Promise<EvaluationRe
   const total = Math.min(o.source.size, o.limit ?? Infinity);
   const draw = Math.min(o.draw ?? 0, total);
   if (draw > 0 && o.drawDir) await fs.mkdir(o.drawDir, { recursive: true });
-  const s = o.inputSize;
   const load = (first: number) =>
     mapConcurrent(
       Array.from({ length: Math.min(o.batchSize, total - first) }, (_, j) => first + j),
       o.concurrency ?? 2,
-      async (index) => {
-        const sample = await o.source.load(index);
-        const resized = await resizeRgb(sample.image, sample.width, sample.height, s);
-        return { sample, resized };
-      },
+      (index) => o.source.load(index),
     );
   let next = total > 0 ? load(0) : null;
   for (let first = 0; first < total; first += o.batchSize) {
-    const items = await next!;
+    const samples = await next!;
     next = first + o.batchSize < total ? load(first + o.batchSize) : null;
-    const images = new Float32Array(items.length * s * s * 3);
-    items.forEach((it, j) => images.set(it.resized, j * s * s * 3));
-    const detections = await o.predict(
-      images,
-      items.map((it) => ({ width: it.sample.width, height: it.sample.height })),
+    const detections = await o.detector.detectBatch(
+      samples.map((sample) => ({ data: sample.image, width: sample.width, height: sample.height })),
     );
-    for (let j = 0; j < items.length; j++) {
-      const { sample } = items[j]!;
+    for (let j = 0; j < samples.length; j++) {
+      const sample = samples[j]!;
       evaluator.add(sample.id, detections[j]!, sample);
       const index = first + j;
       if (index < draw && o.drawDir) {

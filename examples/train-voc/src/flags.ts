@@ -237,7 +237,7 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     commands: ALL,
     defaultText: 'runs/<preset>-<date-time> (detect: <checkpoint>/detections)',
-    help: 'Run folder: checkpoints/, metrics.jsonl, plots, summary.json.',
+    help: 'Run folder: model/, checkpoints/, metrics.jsonl, plots, summary.json.',
   },
   {
     name: 'resume',
@@ -250,8 +250,15 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'checkpoint',
     kind: 'string',
     commands: ['evaluate', 'detect'],
-    defaultText: 'required',
-    help: 'A run folder (its newest checkpoint) or a checkpoint directory.',
+    defaultText: 'required (or --model)',
+    help: 'A run folder (its newest checkpoint) or a checkpoint directory: the network is rebuilt from its settings.',
+  },
+  {
+    name: 'model',
+    kind: 'string',
+    commands: ['evaluate', 'detect'],
+    defaultText: 'none',
+    help: 'Instead of --checkpoint: a saved model folder (a run’s model/, what @ssd/detect’s loadSsd loads).',
   },
   {
     name: 'method',

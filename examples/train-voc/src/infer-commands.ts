@@ -1,23 +1,17 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { decodeImage } from '@ssd/voc';
+import { createDetector, type SsdDetector } from '@ssd/detect';
+import { loadSsd } from '@ssd/detect/node';
+import { decodeImage } from '@ssd/voc/node';
 import { chooseBackend } from './backend';
-import { latestCheckpoint, loadCheckpoint } from './checkpoint';
 import type { RunConfig } from './config';
 import { SHAPES_DIR, ensureShapesDataset, openSplits } from './data';
-import {
-  evaluateDetector,
-  evaluationSummary,
-  formatApTable,
-  resizeRgb,
-  writePrCurves,
-} from './evaluation';
+import { evaluateDetector, evaluationSummary, formatApTable, writePrCurves } from './evaluation';
 import { UsageError, type ParsedFlags } from './flags';
 import { buildNetwork, type Network } from './network';
 import { drawBoxesPng } from './plots';
-import { createPredictor } from './predict';
-import { restoreWeights, type SavedTrainingState } from './state';
-import type { RunState } from './train-command';
+import { findCheckpoint, loadRunCheckpoint } from './resume';
+import { restoreWeights } from './state';
 
 export interface LoadedRun {
   readonly config: RunConfig;
@@ -27,23 +21,10 @@ export interface LoadedRun {
   readonly iteration: number;
 }
 
-/** Resolves `--checkpoint` (a run folder or a checkpoint directory). */
-export async function findCheckpoint(target: string): Promise<string> {
-  const abs = path.resolve(target);
-  if ((await fs.stat(path.join(abs, 'state.json')).catch(() => null)) !== null) return abs;
-  const latest = await latestCheckpoint(path.join(abs, 'checkpoints'));
-  if (!latest) {
-    throw new UsageError(
-      `--checkpoint ${target}: not a checkpoint directory and no checkpoints/ with a checkpoint in it`,
-    );
-  }
-  return latest;
-}
-
-/** Rebuilds the run's network from its saved settings and loads the weights. */
+/** Rebuilds the run's network from a checkpoint's saved settings and loads the weights. */
 export async function loadRun(target: string): Promise<LoadedRun> {
-  const checkpointDir = await findCheckpoint(target);
-  const data = await loadCheckpoint<SavedTrainingState<RunState>>(checkpointDir);
+  const checkpointDir = await findCheckpoint(target, 'checkpoint');
+  const data = await loadRunCheckpoint(checkpointDir);
   const { config, classes } = data.state.extra;
   const net = buildNetwork({
     preset: config.preset,
@@ -59,49 +40,119 @@ export async function loadRun(target: string): Promise<LoadedRun> {
   return { config, classes, net, checkpointDir, iteration: data.iteration };
 }
 
+/** The detector `evaluate` and `detect` run, and where it came from. */
+export interface OpenedDetector {
+  readonly detector: SsdDetector;
+  readonly classes: readonly string[];
+  /** The run folder the model or checkpoint belongs to, when there is one. */
+  readonly runDir: string | null;
+  /** The run's settings (`--checkpoint`, or `config.json` beside a run's `model/`). */
+  readonly config: RunConfig | null;
+  /** The checkpoint's iteration; `null` for a saved model. */
+  readonly iteration: number | null;
+  /** The checkpoint directory or model folder. */
+  readonly source: string;
+  dispose(): void;
+}
+
+/**
+ * `--model` (a `saveSsdModel` folder: `loadSsd`) or `--checkpoint` (the network
+ * rebuilt from a checkpoint: `createDetector`): either way `@ssd/detect`.
+ */
+export async function openDetector(flags: ParsedFlags, command: string): Promise<OpenedDetector> {
+  const hasModel = typeof flags.model === 'string';
+  if (hasModel === (typeof flags.checkpoint === 'string')) {
+    throw new UsageError(`${command}: pass --checkpoint or --model (one of them)`);
+  }
+  if (hasModel) {
+    const source = path.resolve(flags.model as string);
+    if ((await fs.stat(path.join(source, 'model.json')).catch(() => null)) === null) {
+      throw new UsageError(`--model ${flags.model}: no model.json in ${source}`);
+    }
+    const detector = await loadSsd(source);
+    if (detector.labels === undefined) {
+      detector.dispose();
+      throw new UsageError(`--model ${flags.model}: the model has no class names (labels)`);
+    }
+    // A run's model/ sits beside its config.json.
+    const parent = path.dirname(source);
+    const configText = await fs
+      .readFile(path.join(parent, 'config.json'), 'utf8')
+      .catch(() => null);
+    return {
+      detector,
+      classes: detector.labels,
+      runDir: configText === null ? null : parent,
+      config: configText === null ? null : (JSON.parse(configText) as RunConfig),
+      iteration: null,
+      source,
+      dispose: () => detector.dispose(),
+    };
+  }
+  const run = await loadRun(flags.checkpoint as string);
+  const detector = createDetector(run.net.model, {
+    anchorConfig: run.net.anchors,
+    labels: run.classes,
+  });
+  return {
+    detector,
+    classes: run.classes,
+    runDir: path.dirname(path.dirname(run.checkpointDir)),
+    config: run.config,
+    iteration: run.iteration,
+    source: run.checkpointDir,
+    dispose: () => {
+      detector.dispose();
+      run.net.dispose();
+    },
+  };
+}
+
 const log = (m: string): void => {
   process.stderr.write(`${m}\n`);
 };
 
-/** `evaluate`: VOC mAP of a checkpoint on the test split (the run's, or --data/--test). */
+/** `evaluate`: VOC mAP of a checkpoint or saved model on the test split (the run's, or --data/--test). */
 export async function runEvaluate(flags: ParsedFlags): Promise<Record<string, unknown>> {
-  if (typeof flags.checkpoint !== 'string')
-    throw new UsageError('evaluate: --checkpoint is required');
   const t0 = performance.now();
   const backend = await chooseBackend((flags.backend as RunConfig['backend']) ?? 'auto', 1, log);
-  const run = await loadRun(flags.checkpoint);
+  const opened = await openDetector(flags, 'evaluate');
   try {
     const data =
       typeof flags.data === 'string'
         ? path.resolve(flags.data)
-        : (run.config.data ?? (await ensureShapesDataset(path.resolve(SHAPES_DIR), log)).root);
-    const splits = (flags.test as string[] | undefined) ?? run.config.test;
-    const testSet = await openSplits(data, splits, run.classes, log);
+        : opened.config === null
+          ? null
+          : (opened.config.data ?? (await ensureShapesDataset(path.resolve(SHAPES_DIR), log)).root);
+    const splits = (flags.test as string[] | undefined) ?? opened.config?.test;
+    if (data === null || splits === undefined) {
+      throw new UsageError(
+        `evaluate: ${opened.source} is not in a run folder: pass --data and --test`,
+      );
+    }
+    const testSet = await openSplits(data, splits, [...opened.classes], log);
     const out = path.resolve(
-      (flags.out as string | undefined) ?? path.dirname(path.dirname(run.checkpointDir)),
+      (flags.out as string | undefined) ?? opened.runDir ?? path.dirname(opened.source),
     );
-    const tag = `evaluation-${String(run.iteration).padStart(8, '0')}`;
+    const tag =
+      opened.iteration === null
+        ? 'evaluation-model'
+        : `evaluation-${String(opened.iteration).padStart(8, '0')}`;
     await fs.mkdir(out, { recursive: true });
-    const predictor = createPredictor(run.net, {
-      inputSize: run.config.inputSize,
-      classes: run.classes,
-    });
     const result = await evaluateDetector({
       source: testSet,
-      classNames: run.classes,
-      inputSize: run.config.inputSize,
+      classNames: opened.classes,
       batchSize: (flags['batch-size'] as number | undefined) ?? 16,
-      predict: predictor.predict,
+      detector: opened.detector,
       method: (flags.method as 'voc07' | 'voc12' | undefined) ?? 'voc07',
       draw: (flags.draw as number | undefined) ?? 8,
       drawDir: path.join(out, `${tag}-images`),
     });
-    predictor.dispose();
     await writePrCurves(result, path.join(out, `${tag}-pr-curves.png`));
     const summary = {
       ...evaluationSummary(result),
-      iterations: run.iteration,
-      checkpoint: run.checkpointDir,
+      iterations: opened.iteration,
+      ...(opened.iteration === null ? { model: opened.source } : { checkpoint: opened.source }),
       splits,
       testImages: testSet.size,
       backend: backend.name,
@@ -111,7 +162,7 @@ export async function runEvaluate(flags: ParsedFlags): Promise<Record<string, un
     process.stdout.write(`${formatApTable(result)}\n`);
     return summary;
   } finally {
-    run.net.dispose();
+    opened.dispose();
   }
 }
 
@@ -138,29 +189,25 @@ export async function runDetect(
   flags: ParsedFlags,
   inputs: readonly string[],
 ): Promise<{ out: string; images: number }> {
-  if (typeof flags.checkpoint !== 'string')
-    throw new UsageError('detect: --checkpoint is required');
   const files = await expandInputs(inputs);
   await chooseBackend((flags.backend as RunConfig['backend']) ?? 'auto', 1, log);
-  const run = await loadRun(flags.checkpoint);
+  const opened = await openDetector(flags, 'detect');
   const threshold = (flags['score-threshold'] as number | undefined) ?? 0.5;
   const out = path.resolve(
     (flags.out as string | undefined) ??
-      path.join(path.dirname(path.dirname(run.checkpointDir)), 'detections'),
+      path.join(opened.runDir ?? path.dirname(opened.source), 'detections'),
   );
   await fs.mkdir(out, { recursive: true });
-  const predictor = createPredictor(run.net, {
-    inputSize: run.config.inputSize,
-    classes: run.classes,
-    scoreThreshold: Math.min(threshold, 0.01),
-  });
   const all: Record<string, unknown>[] = [];
   try {
     for (const file of files) {
       const img = await decodeImage(file);
-      const resized = await resizeRgb(img.image, img.width, img.height, run.config.inputSize);
-      const [dets] = await predictor.predict(resized, [{ width: img.width, height: img.height }]);
-      const kept = dets!.filter((d) => d.score >= threshold);
+      // The evaluation's candidates (score > 0.01, NMS, best 200), then the threshold.
+      const dets = await opened.detector.detect(
+        { data: img.image, width: img.width, height: img.height },
+        { scoreThreshold: Math.min(threshold, 0.01) },
+      );
+      const kept = dets.filter((d) => d.score >= threshold);
       const base = path.basename(file).replace(/\.[^.]+$/, '');
       await fs.writeFile(
         path.join(out, `${base}.png`),
@@ -175,8 +222,7 @@ export async function runDetect(
       log(`${file}: ${kept.length} detections ≥ ${threshold}`);
     }
   } finally {
-    predictor.dispose();
-    run.net.dispose();
+    opened.dispose();
   }
   await fs.writeFile(path.join(out, 'detections.json'), `${JSON.stringify(all, null, 2)}\n`);
   log(`Wrote ${files.length} annotated images and detections.json to ${out}`);

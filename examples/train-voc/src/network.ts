@@ -4,15 +4,13 @@ import {
   anchorConfigForInputSize,
   anchorConfigForModel,
   createSsdVgg16,
-  loadKerasVgg16Weights,
   loadTorchvisionWeights,
   preprocess,
-  readSafetensorsFile,
 } from '@ssd/vgg-ssd';
+import { loadKerasVgg16Weights, readSafetensorsFile } from '@ssd/vgg-ssd/node';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { model as tflModel } from '@tensorflow/tfjs-layers';
 import type { PresetName } from './config';
 import { paramsFromVariables, type TrainableParam } from './optimizer';
 import type { NamedWeight } from './state';
@@ -89,53 +87,6 @@ export function heInitialise(
       t.dispose();
     }
   }
-}
-
-/** A layer's convolution kernel (rank 4), if it has one. */
-function kernelOf(layer: tfl.layers.Layer): tfl.LayerVariable | undefined {
-  return layer.weights.find((w) => w.shape.length === 4 && w.originalName.endsWith('kernel'));
-}
-
-/**
- * Layer-sequential unit-variance initialisation (LSUV; Mishkin & Matas, "All you
- * need is a good init", ICLR 2016), for training from scratch without batch
- * norm. Starting from He-normal kernels (`heInitialise`, heads included), each
- * convolution in network order is rescaled so that its output on `images`
- * (preprocessed, `[batch, size, size, 3]`) has the RMS of a unit-variance
- * pre-activation: √½ after a ReLU, 1 for the linear `loc_*` / `conf_*` heads.
- * Biases are zero, so one pass per layer is exact (ReLU is positively
- * homogeneous). Returns each layer's scale factor.
- *
- * Why: the inputs are 0–255 minus the mean (std ≈ 60, as the pretrained VGG16
- * expects), so without this every activation and logit starts ~60× too large
- * (a first loss of ~45 instead of ~8) and Adam spends its first hundreds of
- * steps undoing that.
- */
-export function lsuvInitialise(
-  model: tfl.LayersModel,
-  images: tf.Tensor4D,
-  seed: number,
-): Array<{ layer: string; scale: number }> {
-  heInitialise(model, seed, { heads: true });
-  const scales: Array<{ layer: string; scale: number }> = [];
-  for (const layer of model.layers) {
-    const kernel = kernelOf(layer);
-    if (kernel === undefined) continue;
-    const target = /^(loc|conf)_\d+$/.test(layer.name) ? 1 : Math.SQRT1_2;
-    // A view of the model up to this layer (shares its weights; owns no tensors).
-    const probe = tflModel({ inputs: model.inputs, outputs: layer.output as tfl.SymbolicTensor });
-    const rms = tf.tidy(() => {
-      const y = probe.apply(images, { training: false }) as tf.Tensor;
-      return tf.sqrt(tf.mean(tf.square(y))).dataSync()[0]!;
-    });
-    // A layer dead on this batch (all-zero output) keeps its He scale.
-    const scale = rms > 0 && Number.isFinite(rms) ? target / rms : 1;
-    tf.tidy(() => {
-      kernel.write(tf.mul(kernel.read(), scale));
-    });
-    scales.push({ layer: layer.name, scale });
-  }
-  return scales;
 }
 
 export function buildNetwork(o: NetworkOptions): Network {

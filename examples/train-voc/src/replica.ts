@@ -78,7 +78,6 @@ export async function createReplica(options: ReplicaOptions) {
     net.params.map((p) => p.variable),
     counter,
   );
-  const s = config.inputSize;
   return {
     model: {
       trainableWeights: net.model.trainableWeights,
@@ -89,26 +88,21 @@ export async function createReplica(options: ReplicaOptions) {
       ],
     },
     optimizer,
+    /** `batch.images` `[rows, H, W, 3]` float32 RGB 0–255 (workers.ts sends it so). */
     loss(batch: Record<string, tf.Tensor>) {
-      const rows = batch.images!.shape[0]!;
-      const x = preprocess(tf.reshape(tf.cast(batch.images!, 'float32'), [rows, s, s, 3]));
+      const x = preprocess(batch.images! as tf.Tensor4D);
       const [locPred, logits] = net.forward(x);
-      const labels = batch.labels! as tf.Tensor2D;
+      // Sums over this slice and its positives: the trainer divides once, by the
+      // positives of the whole batch, which gives the whole batch's mean loss.
       const l = multiboxLoss(
         { locPred, logits },
-        { locTargets: batch.locTargets! as tf.Tensor3D, labels },
+        { locTargets: batch.locTargets! as tf.Tensor3D, labels: batch.labels! as tf.Tensor2D },
+        { reduction: 'sum' },
       );
-      // multiboxLoss divides by max(1, positives of this slice); undo it so the
-      // trainer's Σ loss / Σ positives is the whole batch's loss.
-      const positives = tf.sum(tf.cast(tf.greater(labels, 0), 'float32'));
-      const n = tf.maximum(positives, 1);
       return {
-        loss: tf.mul(l.total, n) as tf.Scalar,
-        normalizer: positives as tf.Scalar,
-        metrics: {
-          localization: tf.mul(l.localization, n) as tf.Scalar,
-          confidence: tf.mul(l.confidence, n) as tf.Scalar,
-        },
+        loss: l.total,
+        normalizer: l.numPositives,
+        metrics: { localization: l.localization, confidence: l.confidence },
       };
     },
   };

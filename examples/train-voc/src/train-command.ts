@@ -2,57 +2,34 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ssdTrainAugmentation } from '@ssd/augment';
-import { createLoader, type ArrayBatch, type Loader } from '@ssd/loader';
+import { createDetector, type SsdDetector } from '@ssd/detect';
+import { createLoader, type HostBatch, type Loader } from '@ssd/loader';
+import type { EvaluationResult } from '@ssd/metrics';
 import { multiboxLoss } from '@ssd/loss';
 import { encodeTargets } from '@ssd/matcher';
-import type { VocDataset } from '@ssd/voc';
+import type { VocDataset } from '@ssd/voc/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend, type BackendChoice } from './backend';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
-import { type RunConfig, validateConfig } from './config';
+import { saveCheckpoint } from './checkpoint';
+import type { RunConfig } from './config';
 import { SHAPES_DIR, classesFor, ensureShapesDataset, openSplits } from './data';
 import { createLocalEngine } from './engine';
-import {
-  evaluateDetector,
-  evaluationSummary,
-  formatApTable,
-  resizeRgb,
-  writePrCurves,
-} from './evaluation';
+import { evaluateDetector, evaluationSummary, formatApTable, writePrCurves } from './evaluation';
+import { exportModel } from './export-model';
 import { UsageError, type ParsedFlags } from './flags';
-import { appendJsonl, readJsonl, truncateJsonlAfter } from './jsonl';
-import {
-  buildNetwork,
-  loadBackboneWeights,
-  lsuvInitialise,
-  preprocess,
-  type Network,
-} from './network';
-import { createOptimizer } from './optimizer';
-import { writeSvgPng, lineChartSvg } from './plots';
-import { createPredictor } from './predict';
+import { appendJsonl, truncateJsonlAfter } from './jsonl';
+import { writeLossCurve } from './loss-curve';
+import { lsuvFromTrainingImages } from './lsuv';
+import { buildNetwork, loadBackboneWeights, preprocess, type Network } from './network';
+import { createOptimizer, type Optimizer } from './optimizer';
 import { ProgressPrinter, formatProgress } from './progress';
+import { loadRunCheckpoint, runState, startingPoint } from './resume';
 import { schedulePhase, type LrSchedule } from './schedule';
-import {
-  captureTrainingState,
-  restoreOptimizer,
-  restoreWeights,
-  type SavedTrainingState,
-} from './state';
-import { trainLoop, type GradientEngine, type HostBatch } from './trainer';
+import { captureTrainingState, restoreOptimizer, restoreWeights } from './state';
+import { trainLoop, type GradientEngine } from './trainer';
 import { createWorkerEngine } from './workers';
 
-/** What a checkpoint stores besides tensors. */
-export interface RunState {
-  config: RunConfig;
-  classes: string[];
-  /** Position in the learning-rate schedule (step boundaries passed). */
-  schedulePhase: number;
-  /** Shuffle / augmentation state: every draw is a function of (seed, epoch, index). */
-  sampling: { seed: number; epoch: number; batchInEpoch: number; batchesPerEpoch: number };
-  backend: string;
-  savedAt: string;
-}
+export type { RunState } from './resume';
 
 export interface TrainResult {
   readonly outDir: string;
@@ -72,59 +49,7 @@ export interface TrainHooks {
   readonly onIteration?: (iteration: number) => void;
 }
 
-const RESUME_OVERRIDABLE = new Set([
-  'iterations',
-  'backend',
-  'workers',
-  'eval-every',
-  'checkpoint-every',
-  'keep-checkpoints',
-  'draw',
-  'resume',
-  'out',
-  'max-nonfinite',
-]);
-
-/** The config of a resumed run: the checkpoint's, with the few flags that may change. */
-async function resumeConfig(
-  flags: ParsedFlags,
-): Promise<{ config: RunConfig; checkpointDir: string }> {
-  const target = path.resolve(flags.resume as string);
-  const checkpointDir =
-    (await fs.stat(path.join(target, 'state.json')).catch(() => null)) !== null
-      ? target
-      : await latestCheckpoint(path.join(target, 'checkpoints'));
-  if (!checkpointDir) {
-    throw new UsageError(
-      `--resume ${target}: no checkpoint found (looked in ${target}/checkpoints)`,
-    );
-  }
-  for (const name of Object.keys(flags)) {
-    if (!RESUME_OVERRIDABLE.has(name)) {
-      throw new UsageError(
-        `--${name} cannot change when resuming (the run continues with its saved settings)`,
-      );
-    }
-  }
-  const raw = JSON.parse(await fs.readFile(path.join(checkpointDir, 'state.json'), 'utf8')) as {
-    state: SavedTrainingState<RunState>;
-  };
-  const saved = raw.state.extra.config;
-  const config: RunConfig = {
-    ...saved,
-    out: path.resolve(path.dirname(path.dirname(checkpointDir))),
-    iterations: (flags.iterations as number | undefined) ?? saved.iterations,
-    backend: (flags.backend as RunConfig['backend'] | undefined) ?? saved.backend,
-    workers: (flags.workers as number | undefined) ?? saved.workers,
-    evalEvery: (flags['eval-every'] as number | undefined) ?? saved.evalEvery,
-    checkpointEvery: (flags['checkpoint-every'] as number | undefined) ?? saved.checkpointEvery,
-    keepCheckpoints: (flags['keep-checkpoints'] as number | undefined) ?? saved.keepCheckpoints,
-    maxNonFinite: (flags['max-nonfinite'] as number | undefined) ?? saved.maxNonFinite,
-    draw: (flags.draw as number | undefined) ?? saved.draw,
-  };
-  validateConfig(config);
-  return { config, checkpointDir };
-}
+type Log = (message: string) => void;
 
 function scheduleOf(c: RunConfig): LrSchedule {
   return {
@@ -138,123 +63,20 @@ function scheduleOf(c: RunConfig): LrSchedule {
   };
 }
 
-/** Batch `step` from the loader's epoch iterators (a resumed run skips into its epoch). */
-function loaderBatches(
-  loader: Loader<ArrayBatch>,
-  inputSize: number,
-): { produce: (step: number) => Promise<HostBatch>; close: () => Promise<void> } {
-  let epochIndex = -1;
-  let iterator: AsyncIterableIterator<ArrayBatch> | null = null;
-  let position = 0; // batches already taken from `iterator`
-  const per = loader.batchesPerEpoch;
-  return {
-    async produce(step) {
-      const epoch = Math.floor(step / per);
-      const within = step - epoch * per;
-      if (epoch !== epochIndex || within < position || iterator === null) {
-        await iterator?.return?.();
-        iterator = loader.epoch(epoch);
-        epochIndex = epoch;
-        position = 0;
-      }
-      let result: IteratorResult<ArrayBatch> | undefined;
-      const it: AsyncIterableIterator<ArrayBatch> = iterator;
-      while (position <= within) {
-        result = await it.next();
-        position++;
-        if (result.done) throw new Error(`loader ended early in epoch ${epoch}`);
-      }
-      const b = result!.value;
-      return {
-        step,
-        ids: b.ids,
-        batchSize: b.batchSize,
-        inputSize,
-        images: b.images,
-        numAnchors: b.numAnchors,
-        locTargets: b.locTargets,
-        labels: b.labels,
-      };
-    },
-    async close() {
-      await iterator?.return?.();
-    },
-  };
-}
-
-function smooth(values: number[], alpha = 0.05): number[] {
-  let ema = NaN;
-  return values.map((v) => {
-    if (!Number.isFinite(v)) return ema;
-    ema = Number.isNaN(ema) ? v : ema + alpha * (v - ema);
-    return ema;
-  });
-}
-
-/** The loss-curve PNG from `metrics.jsonl`. */
-export async function writeLossCurve(metricsFile: string, file: string): Promise<void> {
-  const records = (await readJsonl<Record<string, number | string>>(metricsFile)).filter(
-    (r) => r.type === 'train' && !r.skipped,
-  );
-  const it = records.map((r) => Number(r.iteration));
-  const keys = [
-    ['loss', 'total'],
-    ['localization', 'localization'],
-    ['confidence', 'confidence'],
-  ] as const;
-  const series: { name: string; points: (readonly [number, number])[] }[] = keys.map(
-    ([key, name]) => {
-      const s = smooth(records.map((r) => Number(r[key])));
-      return { name, points: it.map((x, i) => [x, s[i]!] as const) };
-    },
-  );
-  series.push({
-    name: 'total (raw)',
-    points: it.map((x, i) => [x, Number(records[i]!.loss)] as const),
-  });
-  await writeSvgPng(
-    lineChartSvg(
-      [series[3]!, ...series.slice(0, 3)].map((s, i) => ({
-        ...s,
-        color: ['#c8c8c8', '#1f77b4', '#2ca02c', '#d62728'][i],
-      })),
-      { title: 'Training loss (EMA 0.05)', xLabel: 'iteration', yLabel: 'loss', logY: true },
-    ),
-    file,
-  );
-}
-
 function describeBackend(choice: BackendChoice): string {
   return `${choice.name}${choice.workers > 1 ? ` × ${choice.workers} workers` : ''}`;
 }
 
-/** `train`: trains (or resumes), checkpoints, evaluates at the end, writes the run folder. */
-export async function runTrain(
-  config0: RunConfig | null,
-  flags: ParsedFlags,
-  hooks: TrainHooks = {},
-): Promise<TrainResult> {
-  const wallStart = performance.now();
-  const printer = new ProgressPrinter();
-  const log = hooks.log ?? ((m: string) => printer.log(m));
-  let config: RunConfig;
-  let resumeFrom: string | null = null;
-  if (flags.resume !== undefined) {
-    ({ config, checkpointDir: resumeFrom } = await resumeConfig(flags));
-  } else {
-    config = config0!;
-    if ((await latestCheckpoint(path.join(config.out, 'checkpoints'))) !== undefined) {
-      throw new UsageError(
-        `${config.out} already holds checkpoints: pass --resume ${config.out} to continue it, or another --out`,
-      );
-    }
-  }
-  const out = config.out;
-  const ckptDir = path.join(out, 'checkpoints');
-  const metricsFile = path.join(out, 'metrics.jsonl');
-  await fs.mkdir(out, { recursive: true });
-
-  // Data first (it may need generating), then the backend, then the network.
+/** The data of a run: the generated shapes set when `config.data` is null (made once). */
+async function openData(
+  config: RunConfig,
+  log: Log,
+): Promise<{
+  classes: string[];
+  trainSet: VocDataset;
+  testSet: VocDataset;
+  generatedSeconds: number;
+}> {
   let generatedSeconds = 0;
   let root = config.data;
   if (root === null) {
@@ -265,7 +87,211 @@ export async function runTrain(
   const classes = [...classesFor(config)];
   const trainSet = await openSplits(root, config.train, classes, log);
   const testSet = await openSplits(root, config.test, classes, log);
+  return { classes, trainSet, testSet, generatedSeconds };
+}
 
+/**
+ * The weights training starts from: the checkpoint's when resuming (the metrics
+ * after it are dropped), else a pretrained backbone or LSUV as configured (and a
+ * fresh `metrics.jsonl` and `config.json`). Returns the first iteration.
+ */
+async function initialiseWeights(
+  o: {
+    net: Network;
+    optimizer: Optimizer;
+    config: RunConfig;
+    resumeFrom: string | null;
+    trainSet: VocDataset;
+    metricsFile: string;
+  },
+  log: Log,
+): Promise<number> {
+  const { net, optimizer, config, resumeFrom, metricsFile } = o;
+  if (!resumeFrom && config.backboneWeights !== null) {
+    const layers = await loadBackboneWeights(net, config.backboneWeights);
+    log(`Backbone: ${layers.length} layers from ${config.backboneWeights}`);
+  }
+  if (!resumeFrom && config.backboneWeights === null && config.init === 'lsuv') {
+    await lsuvFromTrainingImages(net, o.trainSet, config, log);
+  }
+  if (resumeFrom) {
+    const data = await loadRunCheckpoint(resumeFrom);
+    restoreWeights(net.weights, data.model);
+    restoreOptimizer(optimizer, data);
+    await truncateJsonlAfter(metricsFile, data.iteration);
+    log(`Resumed from ${resumeFrom} at iteration ${data.iteration}.`);
+    return data.iteration;
+  }
+  await fs.rm(metricsFile, { force: true });
+  await fs.writeFile(path.join(config.out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  return 0;
+}
+
+/** The augmenting, target-encoding loader of the training split. */
+function trainingLoader(
+  trainSet: VocDataset,
+  config: RunConfig,
+  net: Network,
+  numClasses: number,
+): Loader<HostBatch> {
+  const loader = createLoader(trainSet, {
+    batchSize: config.batchSize,
+    seed: config.seed,
+    shuffle: true,
+    dropLast: true,
+    cache: trainSet.size <= 5000,
+    concurrency: 2,
+    prefetch: 3,
+    output: 'arrays',
+    augment: ssdTrainAugmentation(
+      config.augment === 'ssd'
+        ? { size: config.inputSize }
+        : { size: config.inputSize, expand: false, crop: false },
+    ),
+    encodeTargets: (boxes, labels) =>
+      encodeTargets(net.anchorsPacked, boxes, labels, { numClasses }),
+  });
+  if (loader.batchesPerEpoch === 0) {
+    throw new UsageError(
+      `--batch-size ${config.batchSize} is larger than the training set (${trainSet.size} images)`,
+    );
+  }
+  return loader;
+}
+
+/** Ctrl-C: the first asks for a stop after this step (and a checkpoint), the second exits. */
+function onCtrlC(log: Log): { readonly requested: () => boolean; dispose(): void } {
+  let stopRequested = false;
+  const onSigint = (): void => {
+    if (stopRequested) {
+      log('Second Ctrl-C: exiting now (the last complete checkpoint is intact).');
+      process.exit(130);
+    }
+    stopRequested = true;
+    log(
+      'Ctrl-C: finishing this step, saving a checkpoint and the model, then exiting (Ctrl-C again to quit now).',
+    );
+  };
+  process.on('SIGINT', onSigint);
+  return { requested: () => stopRequested, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+/**
+ * The evaluation `train` runs (every `--eval-every` and at the end): VOC AP of
+ * `detector` on the test split, logged and appended to `metrics.jsonl`; the final
+ * one draws `--draw` test images.
+ */
+function runEvaluator(o: {
+  detector: SsdDetector;
+  testSet: VocDataset;
+  classes: readonly string[];
+  config: RunConfig;
+  hooks: TrainHooks;
+  printer: ProgressPrinter;
+  log: Log;
+}): (iteration: number, final: boolean) => Promise<{ result: EvaluationResult; seconds: number }> {
+  const { config, printer } = o;
+  const metricsFile = path.join(config.out, 'metrics.jsonl');
+  return async (iteration, final) => {
+    const t0 = performance.now();
+    const result = await evaluateDetector({
+      source: o.testSet,
+      classNames: o.classes,
+      batchSize: Math.max(1, Math.min(config.batchSize, 16)),
+      detector: o.detector,
+      method: config.method,
+      ...(o.hooks.evalLimit !== undefined ? { limit: o.hooks.evalLimit } : {}),
+      onProgress: (done, total) => printer.update(`evaluating ${done}/${total}`, done === total),
+      ...(final ? { draw: config.draw, drawDir: path.join(config.out, 'test-images') } : {}),
+    });
+    printer.finish();
+    const seconds = (performance.now() - t0) / 1000;
+    await appendJsonl(metricsFile, {
+      type: 'eval',
+      iteration,
+      mAP: result.map,
+      method: result.method,
+      seconds,
+      perClassAP: evaluationSummary(result).perClassAP,
+    });
+    o.log(
+      `iteration ${iteration}: mAP ${result.map === null ? 'n/a' : (result.map * 100).toFixed(1)} (${seconds.toFixed(0)} s)`,
+    );
+    return { result, seconds };
+  };
+}
+
+/** `summary.json` of a finished run: the final evaluation, timings, settings, machine. */
+async function writeRunSummary(o: {
+  result: EvaluationResult;
+  evalSeconds: number;
+  loop: { iteration: number; wallSeconds: number; skipped: number };
+  wallSeconds: number;
+  generatedSeconds: number;
+  backend: BackendChoice;
+  images: number;
+  dataWait: number;
+  resumeFrom: string | null;
+  config: RunConfig;
+  numAnchors: number;
+  trainImages: number;
+  testImages: number;
+  classes: readonly string[];
+}): Promise<Record<string, unknown>> {
+  const { config } = o;
+  const trainSeconds = o.loop.wallSeconds;
+  const summary = {
+    ...evaluationSummary(o.result),
+    iterations: o.loop.iteration,
+    wallSeconds: o.wallSeconds,
+    trainSeconds,
+    evalSeconds: o.evalSeconds,
+    dataGenerationSeconds: o.generatedSeconds,
+    backend: describeBackend(o.backend),
+    workers: o.backend.workers,
+    imagesPerSecond: o.images / Math.max(trainSeconds, 1e-9),
+    dataWaitFraction: o.dataWait / Math.max(trainSeconds, 1e-9),
+    skippedBatches: o.loop.skipped,
+    resumedFrom: o.resumeFrom,
+    preset: config.preset,
+    inputSize: config.inputSize,
+    widthMultiplier: config.widthMultiplier,
+    inputScale: config.inputScale,
+    numAnchors: o.numAnchors,
+    optimizer: config.optimizer,
+    batchSize: config.batchSize,
+    trainImages: o.trainImages,
+    testImages: o.testImages,
+    classes: o.classes,
+    seed: config.seed,
+    cpu: `${os.cpus()[0]?.model ?? 'unknown'} × ${os.cpus().length}`,
+    node: process.version,
+    finishedAt: new Date().toISOString(),
+  };
+  await fs.writeFile(
+    path.join(config.out, 'summary.json'),
+    `${JSON.stringify(summary, null, 2)}\n`,
+  );
+  return summary;
+}
+
+/** `train`: trains (or resumes), checkpoints, evaluates at the end, writes the run folder and its model. */
+export async function runTrain(
+  config0: RunConfig | null,
+  flags: ParsedFlags,
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
+  const wallStart = performance.now();
+  const printer = new ProgressPrinter();
+  const log = hooks.log ?? ((m: string) => printer.log(m));
+  const { config, resumeFrom } = await startingPoint(config0, flags);
+  const out = config.out;
+  const ckptDir = path.join(out, 'checkpoints');
+  const metricsFile = path.join(out, 'metrics.jsonl');
+  await fs.mkdir(out, { recursive: true });
+
+  // Data first (it may need generating), then the backend, then the network.
+  const { classes, trainSet, testSet, generatedSeconds } = await openData(config, log);
   const backend = await chooseBackend(config.backend, config.workers, log);
   log(
     `Backend: ${describeBackend(backend)} (${backend.reason}). Training on ${config.train.join('+')} ` +
@@ -283,50 +309,13 @@ export async function runTrain(
     heInit: config.backboneWeights === null && config.init === 'he',
   });
   const optimizer = createOptimizer(config.optimizer, net.params, config);
-  let startIteration = 0;
-  if (!resumeFrom && config.backboneWeights !== null) {
-    const layers = await loadBackboneWeights(net, config.backboneWeights);
-    log(`Backbone: ${layers.length} layers from ${config.backboneWeights}`);
-  }
-  if (!resumeFrom && config.backboneWeights === null && config.init === 'lsuv') {
-    await lsuvFromTrainingImages(net, trainSet, config, log);
-  }
-  if (resumeFrom) {
-    const data = await loadCheckpoint<SavedTrainingState<RunState>>(resumeFrom);
-    restoreWeights(net.weights, data.model);
-    restoreOptimizer(optimizer, data);
-    startIteration = data.iteration;
-    await truncateJsonlAfter(metricsFile, startIteration);
-    log(`Resumed from ${resumeFrom} at iteration ${startIteration}.`);
-  } else {
-    await fs.rm(metricsFile, { force: true });
-    await fs.writeFile(path.join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  }
+  const startIteration = await initialiseWeights(
+    { net, optimizer, config, resumeFrom, trainSet, metricsFile },
+    log,
+  );
 
   const schedule = scheduleOf(config);
-  const loader = createLoader(trainSet, {
-    batchSize: config.batchSize,
-    seed: config.seed,
-    shuffle: true,
-    dropLast: true,
-    cache: trainSet.size <= 5000,
-    concurrency: 2,
-    prefetch: 3,
-    output: 'arrays',
-    augment: ssdTrainAugmentation(
-      config.augment === 'ssd'
-        ? { size: config.inputSize }
-        : { size: config.inputSize, expand: false, crop: false },
-    ),
-    encodeTargets: (boxes, labels) =>
-      encodeTargets(net.anchorsPacked, boxes, labels, { numClasses: classes.length + 1 }),
-  });
-  if (loader.batchesPerEpoch === 0) {
-    throw new UsageError(
-      `--batch-size ${config.batchSize} is larger than the training set (${trainSet.size} images)`,
-    );
-  }
-  const batches = loaderBatches(loader, config.inputSize);
+  const loader = trainingLoader(trainSet, config, net, classes.length + 1);
   const loss = (
     p: { locPred: tf.Tensor3D; logits: tf.Tensor3D },
     t: { locTargets: tf.Tensor3D; labels: tf.Tensor2D },
@@ -344,69 +333,26 @@ export async function runTrain(
     workerEngine ??
     createLocalEngine({ params: net.params, forward: net.forward, preprocess, loss });
 
-  let stopRequested = false;
-  const onSigint = (): void => {
-    if (stopRequested) {
-      log('Second Ctrl-C: exiting now (the last complete checkpoint is intact).');
-      process.exit(130);
-    }
-    stopRequested = true;
-    log(
-      'Ctrl-C: finishing this step, saving a checkpoint, then exiting (Ctrl-C again to quit now).',
-    );
-  };
-  process.on('SIGINT', onSigint);
+  const ctrlC = onCtrlC(log);
 
   const checkpoint = async (iteration: number): Promise<void> => {
     await workerEngine?.pull();
-    const per = loader.batchesPerEpoch;
-    const state: RunState = {
+    const state = runState({
       config,
       classes,
+      iteration,
       schedulePhase: schedulePhase(iteration, schedule),
-      sampling: {
-        seed: config.seed,
-        epoch: Math.floor(iteration / per),
-        batchInEpoch: iteration % per,
-        batchesPerEpoch: per,
-      },
+      batchesPerEpoch: loader.batchesPerEpoch,
       backend: describeBackend(backend),
-      savedAt: new Date().toISOString(),
-    };
+    });
     const data = await captureTrainingState(net.weights, optimizer, iteration, state);
     const where = await saveCheckpoint(ckptDir, data, { keep: config.keepCheckpoints });
     await appendJsonl(metricsFile, { type: 'checkpoint', iteration, path: where });
   };
 
-  const predictor = createPredictor(net, { inputSize: config.inputSize, classes });
-  const evaluate = async (iteration: number, final: boolean) => {
-    const t0 = performance.now();
-    const result = await evaluateDetector({
-      source: testSet,
-      classNames: classes,
-      inputSize: config.inputSize,
-      batchSize: Math.max(1, Math.min(config.batchSize, 16)),
-      predict: predictor.predict,
-      method: config.method,
-      ...(hooks.evalLimit !== undefined ? { limit: hooks.evalLimit } : {}),
-      onProgress: (done, total) => printer.update(`evaluating ${done}/${total}`, done === total),
-      ...(final ? { draw: config.draw, drawDir: path.join(out, 'test-images') } : {}),
-    });
-    printer.finish();
-    const seconds = (performance.now() - t0) / 1000;
-    await appendJsonl(metricsFile, {
-      type: 'eval',
-      iteration,
-      mAP: result.map,
-      method: result.method,
-      seconds,
-      perClassAP: evaluationSummary(result).perClassAP,
-    });
-    log(
-      `iteration ${iteration}: mAP ${result.map === null ? 'n/a' : (result.map * 100).toFixed(1)} (${seconds.toFixed(0)} s)`,
-    );
-    return { result, seconds };
-  };
+  // @ssd/detect on the network being trained: what `loadSsd` on the exported model gives.
+  const detector = createDetector(net.model, { anchorConfig: net.anchors, labels: classes });
+  const evaluate = runEvaluator({ detector, testSet, classes, config, hooks, printer, log });
 
   let loopResult;
   let dataWait = 0;
@@ -416,14 +362,14 @@ export async function runTrain(
       engine,
       optimizer,
       schedule,
-      produceBatch: (step) => batches.produce(step),
-      prefetch: 0, // the loader prefetches
+      // Every draw is a function of (seed, epoch, index): a resumed run starts at its step.
+      batches: loader.batches({ fromStep: startIteration, endStep: config.iterations }),
       startIteration,
       iterations: config.iterations,
       checkpointEvery: config.checkpointEvery,
       evalEvery: config.evalEvery,
       maxNonFinite: config.maxNonFinite,
-      shouldStop: () => stopRequested || (hooks.shouldStop?.() ?? false),
+      shouldStop: () => ctrlC.requested() || (hooks.shouldStop?.() ?? false),
       checkpoint,
       evaluate: async (iteration) => {
         await workerEngine?.pull();
@@ -454,89 +400,49 @@ export async function runTrain(
       },
     });
   } finally {
-    process.off('SIGINT', onSigint);
+    ctrlC.dispose();
     printer.finish();
-    await batches.close();
     // The main thread's network is what gets evaluated and saved below.
     await workerEngine?.pull().catch(() => undefined);
     await engine.dispose();
   }
 
+  // The model leaves the app at the end and on a stop (Ctrl-C), beside the final checkpoint.
+  const modelFolder = await exportModel(net, config, classes, out);
   let summary: Record<string, unknown> | null = null;
   if (!loopResult.stopped) {
     await writeLossCurve(metricsFile, path.join(out, 'loss.png'));
     const { result, seconds } = await evaluate(loopResult.iteration, true);
     await writePrCurves(result, path.join(out, 'pr-curves.png'));
-    const trainSeconds = loopResult.wallSeconds;
-    summary = {
-      ...evaluationSummary(result),
-      iterations: loopResult.iteration,
-      wallSeconds: (performance.now() - wallStart) / 1000,
-      trainSeconds,
+    summary = await writeRunSummary({
+      result,
       evalSeconds: seconds,
-      dataGenerationSeconds: generatedSeconds,
-      backend: describeBackend(backend),
-      workers: backend.workers,
-      imagesPerSecond: images / Math.max(trainSeconds, 1e-9),
-      dataWaitFraction: dataWait / Math.max(trainSeconds, 1e-9),
-      skippedBatches: loopResult.skipped,
-      resumedFrom: resumeFrom,
-      preset: config.preset,
-      inputSize: config.inputSize,
-      widthMultiplier: config.widthMultiplier,
-      inputScale: config.inputScale,
+      loop: loopResult,
+      wallSeconds: (performance.now() - wallStart) / 1000,
+      generatedSeconds,
+      backend,
+      images,
+      dataWait,
+      resumeFrom,
+      config,
       numAnchors: net.numAnchors,
-      optimizer: config.optimizer,
-      batchSize: config.batchSize,
       trainImages: trainSet.size,
       testImages: hooks.evalLimit ?? testSet.size,
       classes,
-      seed: config.seed,
-      cpu: `${os.cpus()[0]?.model ?? 'unknown'} × ${os.cpus().length}`,
-      node: process.version,
-      finishedAt: new Date().toISOString(),
-    };
-    await fs.writeFile(path.join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    });
     process.stdout.write(`\n${formatApTable(result)}\n\n`);
     log(
-      `Run folder: ${out} (summary.json, metrics.jsonl, loss.png, pr-curves.png, test-images/, checkpoints/)`,
+      `Run folder: ${out} (model/, summary.json, metrics.jsonl, loss.png, pr-curves.png, test-images/, checkpoints/)`,
     );
   } else {
-    log(`Stopped at iteration ${loopResult.iteration}; resume with --resume ${out}`);
+    log(
+      `Stopped at iteration ${loopResult.iteration}; resume with --resume ${out} (the model so far: ${modelFolder})`,
+    );
   }
-  predictor.dispose();
+  detector.dispose();
   optimizer.dispose();
   net.dispose();
   const leaked = tf.memory().numTensors - tensorsAtStart;
   if (leaked !== 0) log(`warning: ${leaked} tensors still allocated after the run`);
   return { outDir: out, iteration: loopResult.iteration, stopped: loopResult.stopped, summary };
-}
-
-/** Images LSUV initialisation looks at: spread over the training set, resized, no augmentation. */
-const LSUV_IMAGES = 16;
-
-async function lsuvFromTrainingImages(
-  net: Network,
-  trainSet: VocDataset,
-  config: RunConfig,
-  log: (message: string) => void,
-): Promise<void> {
-  const t0 = performance.now();
-  const s = config.inputSize;
-  const count = Math.min(LSUV_IMAGES, trainSet.size);
-  const pixels = new Float32Array(count * s * s * 3);
-  for (let j = 0; j < count; j++) {
-    const sample = await trainSet.load(Math.floor((j * trainSet.size) / count));
-    pixels.set(await resizeRgb(sample.image, sample.width, sample.height, s), j * s * s * 3);
-  }
-  const images = tf.tidy(() => preprocess(tf.tensor4d(pixels, [count, s, s, 3])));
-  try {
-    const scales = lsuvInitialise(net.model, images, config.seed);
-    log(
-      `Init: LSUV on ${count} training images, ${scales.length} convolutions rescaled ` +
-        `(${(performance.now() - t0).toFixed(0)} ms).`,
-    );
-  } finally {
-    images.dispose();
-  }
 }

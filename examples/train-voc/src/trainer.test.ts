@@ -1,3 +1,4 @@
+import type { HostBatch } from '@ssd/loader';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { promises as fs } from 'node:fs';
@@ -9,7 +10,7 @@ import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint';
 import { createLocalEngine, type LossFunction } from './engine';
 import { createOptimizer, paramsFromVariables } from './optimizer';
 import { captureTrainingState, restoreOptimizer, restoreWeights } from './state';
-import { NonFiniteLossError, trainLoop, type HostBatch, type IterationRecord } from './trainer';
+import { NonFiniteLossError, trainLoop, type IterationRecord } from './trainer';
 
 // A stand-in network: linear heads on the flattened image (S=4, P=3 anchors, C=3 classes).
 const S = 4;
@@ -70,13 +71,30 @@ function batchAt(step: number, poison: ReadonlySet<number> = new Set()): Promise
   return Promise.resolve({
     step,
     ids: [`img${step}a`, `img${step}b`],
+    indices: [2 * step, 2 * step + 1],
     batchSize: B,
-    inputSize: S,
+    height: S,
+    width: S,
     images,
     numAnchors: P,
     locTargets,
     labels,
   });
+}
+
+/** Batches from step `start` on, endless; `closed.value` turns true when the consumer closes it. */
+function batchesFrom(
+  start: number,
+  poison: ReadonlySet<number> | undefined,
+  closed: { value: boolean },
+) {
+  return (async function* () {
+    try {
+      for (let step = start; ; step++) yield await batchAt(step, poison);
+    } finally {
+      closed.value = true;
+    }
+  })();
 }
 
 const dirs: string[] = [];
@@ -91,6 +109,8 @@ async function run(options: {
   poison?: ReadonlySet<number>;
   stopAt?: number;
   maxNonFinite?: number;
+  /** The step the batches start at, when not the loop's (a wiring mistake). */
+  batchesFrom?: number;
 }) {
   const { vars, forward } = makeModel(3);
   const params = paramsFromVariables(vars);
@@ -105,13 +125,13 @@ async function run(options: {
   }
   const engine = createLocalEngine({ params, forward, preprocess: (x) => tf.sub(x, 0.5), loss });
   const records: IterationRecord[] = [];
+  const closed = { value: false };
   const tensorsBefore = tf.memory().numTensors;
   const result = await trainLoop({
     engine,
     optimizer,
     schedule: { baseLr: 0.05, steps: [15], gamma: 0.1, warmupIterations: 3, warmupFactor: 0.5 },
-    produceBatch: (step) => batchAt(step, options.poison),
-    prefetch: 2,
+    batches: batchesFrom(options.batchesFrom ?? start, options.poison, closed),
     startIteration: start,
     iterations: options.iterations,
     checkpointEvery: 5,
@@ -137,7 +157,7 @@ async function run(options: {
   const final = await Promise.all(vars.map((v) => v.data()));
   optimizer.dispose();
   tf.dispose(vars);
-  return { records, result, grown, final };
+  return { records, result, grown, final, closed: closed.value };
 }
 
 async function tempDir(): Promise<string> {
@@ -149,9 +169,10 @@ async function tempDir(): Promise<string> {
 describe('trainLoop', () => {
   it('lowers the loss, does not grow the tensor count, checkpoints every N and at the end', async () => {
     const dir = await tempDir();
-    const { records, result, grown } = await run({ iterations: 22, dir });
+    const { records, result, grown, closed } = await run({ iterations: 22, dir });
     expect(result.iteration).toBe(22);
     expect(grown).toBe(0);
+    expect(closed).toBe(true); // the loop closes the batch iterator
     const first = records.slice(0, 3).reduce((a, r) => a + r.loss, 0);
     const last = records.slice(-3).reduce((a, r) => a + r.loss, 0);
     expect(last).toBeLessThan(first * 0.7);
@@ -171,6 +192,12 @@ describe('trainLoop', () => {
     const resumed = [...first.records, ...second.records].map((r) => r.loss);
     expect(resumed).toEqual(straight.records.map((r) => r.loss));
     second.final.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(straight.final[i]!)));
+  });
+
+  it('rejects batches that do not start at its step', async () => {
+    await expect(run({ iterations: 4, dir: await tempDir(), batchesFrom: 1 })).rejects.toThrow(
+      'the batch of step 1 arrived for step 0',
+    );
   });
 
   it('skips a batch with a non-finite loss, logs its ids, and stops after too many in a row', async () => {

@@ -1,6 +1,6 @@
+import type { HostBatch } from '@ssd/loader';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Optimizer } from './optimizer';
-import { Prefetcher } from './prefetch';
 import { learningRateAt, schedulePhase, type LrSchedule } from './schedule';
 
 /** The three parts of the MultiBox loss, as numbers. */
@@ -10,21 +10,6 @@ export interface LossParts {
   confidence: number;
   /** Global L2 norm of the gradient; a non-finite norm skips the batch like a non-finite loss. */
   gradNorm?: number;
-}
-
-/** One training batch on the host (typed arrays; tensors are made by the engine). */
-export interface HostBatch {
-  readonly step: number;
-  readonly ids: readonly string[];
-  readonly batchSize: number;
-  readonly inputSize: number;
-  /** `[batch, inputSize, inputSize, 3]` RGB 0–255 (not yet preprocessed). */
-  readonly images: Uint8Array | Float32Array;
-  readonly numAnchors: number;
-  /** `[batch, numAnchors, 4]` encoded offsets. */
-  readonly locTargets: Float32Array;
-  /** `[batch, numAnchors]` 0 background, 1..C, −1 ignored. */
-  readonly labels: Int32Array;
 }
 
 /** Computes loss and gradients for a batch at the current weights. */
@@ -74,9 +59,13 @@ export interface TrainLoopOptions {
   readonly engine: GradientEngine;
   readonly optimizer: Optimizer;
   readonly schedule: LrSchedule;
-  /** Produces batch `step`; must be a pure function of the step (for exact resume). */
-  readonly produceBatch: (step: number) => Promise<HostBatch>;
-  readonly prefetch: number;
+  /**
+   * The batches of steps `startIteration`, `startIteration + 1`, … in order, each a
+   * pure function of its step (for exact resume): `@ssd/loader`'s
+   * `loader.batches({ fromStep: startIteration })`, which prefetches. The loop
+   * closes the iterator when it ends.
+   */
+  readonly batches: AsyncIterable<HostBatch>;
   /** First iteration to run (0, or the checkpoint's iteration on resume). */
   readonly startIteration: number;
   readonly iterations: number;
@@ -124,7 +113,7 @@ function finite(l: LossParts): boolean {
  */
 export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
   const start = performance.now();
-  const prefetcher = new Prefetcher(o.produceBatch, o.prefetch, o.iterations);
+  const batches = o.batches[Symbol.asyncIterator]();
   let dataWait = 0;
   let images = 0;
   let consecutive = 0;
@@ -138,8 +127,13 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
         break;
       }
       const t0 = performance.now();
-      const batch = await prefetcher.get(iteration);
+      const next = await batches.next();
       const t1 = performance.now();
+      if (next.done) throw new Error(`the batches ended before iteration ${iteration + 1}`);
+      const batch = next.value;
+      if (batch.step !== iteration) {
+        throw new Error(`the batch of step ${batch.step} arrived for step ${iteration}`);
+      }
       dataWait += (t1 - t0) / 1000;
       const lr = learningRateAt(iteration, o.schedule);
       const { loss, grads } = await o.engine.compute(batch, lr);
@@ -197,7 +191,8 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
       await o.checkpoint(iteration);
     }
   } finally {
-    await prefetcher.drain();
+    // Stops the producer's prefetching and waits for its work in flight.
+    await batches.return?.();
   }
   return {
     iteration,

@@ -1,4 +1,4 @@
-import { createDataParallelTrainer, type DataParallelTrainer } from '@ssd/backend';
+import { createDataParallelTrainer, type DataParallelTrainer } from '@ssd/backend/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -44,10 +44,11 @@ export async function createWorkerEngine(options: {
   const engine: WorkerEngine = {
     appliesUpdates: true,
     async compute(batch, learningRate) {
-      const s = batch.inputSize;
+      const { batchSize: b, height, width } = batch;
       const result = await trainer.step(
         {
-          images: { data: batch.images, shape: [batch.batchSize, s * s * 3] },
+          // 8-bit pixels travel as they are and become float32 once, in the worker.
+          images: { data: batch.images, shape: [b, height, width, 3], dtype: 'float32' },
           locTargets: { data: batch.locTargets, shape: [batch.batchSize, batch.numAnchors, 4] },
           labels: { data: batch.labels, shape: [batch.batchSize, batch.numAnchors] },
         },

@@ -114,5 +114,7 @@ describe('crash safety', () => {
     expect(stoppedAt).toBeLessThan(12);
     const saved = await listCheckpoints(path.join(out, 'checkpoints'));
     expect(saved[saved.length - 1]).toBe(stoppedAt);
+    // The model leaves with the checkpoint.
+    expect(await fs.readdir(path.join(out, 'model'))).toContain('model.json');
   });
 });

@@ -3,7 +3,10 @@
  * checkpoints, stops and resumes exactly, evaluates, detects; the loss falls,
  * the run folder is complete and the tensor count does not grow.
  */
+import { loadSsd as loadSsdFrom, type Detection, type SsdDetector } from '@ssd/detect';
+import { loadSsd } from '@ssd/detect/node';
 import { makeShapesVoc } from '@ssd/make-shapes-voc';
+import { decodeImage } from '@ssd/voc/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -42,6 +45,31 @@ async function losses(out: string): Promise<number[]> {
 }
 
 const quiet = { log: () => undefined };
+
+/**
+ * A browser's load: `model.json` and its weights as fetched bytes, handed to tfjs
+ * through an in-memory `IOHandler` (`tf.io.fromMemory`); no file system behind it.
+ */
+async function detectorFromFetchedBytes(modelFolder: string): Promise<SsdDetector> {
+  const fetched = async (name: string) =>
+    new Uint8Array(await fs.readFile(path.join(modelFolder, name)));
+  const modelJson = JSON.parse(new TextDecoder().decode(await fetched('model.json'))) as {
+    modelTopology: object;
+    weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+    userDefinedMetadata: Record<string, object>;
+  };
+  const chunks = await Promise.all(modelJson.weightsManifest.flatMap((g) => g.paths).map(fetched));
+  const weightData = new Uint8Array(chunks.reduce((n, c) => n + c.byteLength, 0));
+  chunks.reduce((offset, c) => (weightData.set(c, offset), offset + c.byteLength), 0);
+  const handler = tf.io.fromMemory({
+    modelTopology: modelJson.modelTopology,
+    weightSpecs: modelJson.weightsManifest.flatMap((g) => g.weights),
+    weightData: weightData.buffer,
+    userDefinedMetadata: modelJson.userDefinedMetadata,
+  });
+  // The browser entry's loadSsd on an IOHandler: no file system involved.
+  return loadSsdFrom(handler);
+}
 
 beforeAll(async () => {
   // The app trains on wasm; tfjs's per-kernel leak check (IS_TEST) misfires on
@@ -93,6 +121,14 @@ describe('train-voc end to end', () => {
     }
     expect((await fs.readdir(path.join(straightOut, 'test-images'))).length).toBe(3);
     expect(await listCheckpoints(path.join(straightOut, 'checkpoints'))).toEqual([18, 24]);
+    const modelFolder = path.join(straightOut, 'model');
+    const saved = JSON.parse(await fs.readFile(path.join(modelFolder, 'model.json'), 'utf8'));
+    expect(saved.userDefinedMetadata.ssd).toMatchObject({
+      labels: summary.classes,
+      inputSize: 96,
+      inputScale: 1 / 58,
+      preprocessing: { resize: 'bilinear-half-pixel', meanRgb: [123, 117, 104] },
+    });
 
     // Stop after 10 iterations (as Ctrl-C does), resume, finish: identical losses.
     const resumedOut = path.join(dir, 'resumed');
@@ -106,6 +142,8 @@ describe('train-voc end to end', () => {
       },
     );
     expect(first).toMatchObject({ stopped: true, iteration: 10, summary: null });
+    // A stopped run (Ctrl-C) leaves its model too.
+    expect((await fs.readdir(path.join(resumedOut, 'model'))).sort()[0]).toBe('model.json');
     expect(await listCheckpoints(path.join(resumedOut, 'checkpoints'))).toEqual([6, 10]);
     const second = await runTrain(null, { resume: resumedOut }, quiet);
     expect(second.iteration).toBe(ITERATIONS);
@@ -116,6 +154,9 @@ describe('train-voc end to end', () => {
     const evaluated = await runEvaluate({ checkpoint: straightOut, backend: 'wasm' });
     expect(evaluated.mAP as number).toBeCloseTo(summary.mAP as number, 6);
     expect(evaluated.iterations).toBe(ITERATIONS);
+    // … and so does the exported model (loadSsd on runs/<run>/model).
+    const evaluatedModel = await runEvaluate({ model: modelFolder, backend: 'wasm' });
+    expect(evaluatedModel.mAP as number).toBeCloseTo(summary.mAP as number, 6);
 
     // detect: a folder in, annotated PNGs and JSON out.
     const images = path.join(dir, 'VOCdevkit', 'VOCshapes', 'JPEGImages');
@@ -136,6 +177,30 @@ describe('train-voc end to end', () => {
       for (const d of entry.detections) expect(d.score).toBeGreaterThanOrEqual(0.2);
     }
     expect((await fs.readdir(detectOut)).filter((f) => f.endsWith('.png'))).toHaveLength(2);
+
+    // The model leaves the app: `detect --model runs/<run>/model` (every candidate, score
+    // > 0.01), @ssd/detect's loadSsd on the folder and a browser-style load from fetched
+    // bytes give the same detections; the checkpoint's are the same above 0.2.
+    const modelOut = path.join(dir, 'detect-model');
+    await runDetect({ model: modelFolder, out: modelOut, 'score-threshold': 0.01 }, [inputDir]);
+    const byCommand = JSON.parse(
+      await fs.readFile(path.join(modelOut, 'detections.json'), 'utf8'),
+    ) as { file: string; detections: Detection[] }[];
+    const loaded = await loadSsd(modelFolder);
+    const browser = await detectorFromFetchedBytes(modelFolder);
+    expect(loaded.labels).toEqual(summary.classes);
+    expect(byCommand.map((e) => e.file)).toEqual(json.map((e: { file: string }) => e.file));
+    for (const [i, entry] of byCommand.entries()) {
+      expect(entry.detections.length).toBeGreaterThan(0);
+      const img = await decodeImage(entry.file);
+      const image = { data: img.image, width: img.width, height: img.height };
+      const direct = await loaded.detect(image);
+      expect(direct).toEqual(entry.detections);
+      expect(await browser.detect(image)).toEqual(direct);
+      expect(json[i].detections).toEqual(direct.filter((d) => d.score >= 0.2));
+    }
+    loaded.dispose();
+    browser.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
 

@@ -1,32 +1,15 @@
-export {
-  AugmentOptionError,
-  VOC_MEAN_RGB,
-  applyPhotometric,
-  compose,
-  cropBoxes,
-  drawExpand,
-  drawIouCrop,
-  drawPhotometric,
-  expand,
-  photometricInPlace,
-  photometricUint8InPlace,
-  horizontalFlip,
-  photometricDistort,
-  randomIouCrop,
-  resample,
-  resize,
-  verticalFlip,
-} from './transforms';
-export type {
-  AugmentSample,
-  CropRect,
-  ExpandOptions,
-  ExpandParams,
-  IouCropOptions,
-  PhotometricOptions,
-  PhotometricParams,
-  Rng,
-  Transform,
-} from './transforms';
+export { AugmentOptionError } from './errors';
+export { compose } from './types';
+export type { AugmentSample, CropRect, RgbImage, Rng, Transform } from './types';
+export { photometricDistort } from './photometric';
+export type { PhotometricOptions } from './photometric';
+export { expand } from './expand';
+export type { ExpandOptions } from './expand';
+export { randomIouCrop } from './iou-crop';
+export type { IouCropOptions } from './iou-crop';
+export { horizontalFlip, verticalFlip } from './flip';
+export { resample, resize } from './resample';
+export type { ResampleCanvas, ResampleOptions } from './resample';
 export { ssdEvalTransform, ssdTrainAugmentation } from './pipeline';
-export type { PipelineInput, SsdAugmentationOptions, TrainingSample } from './pipeline';
+export type { SsdAugmentationOptions } from './pipeline';
+export type { TrainingSample } from '@ssd/geometry';

@@ -1,37 +1,16 @@
-import type {
-  AugmentSample,
-  ExpandOptions,
-  IouCropOptions,
-  PhotometricOptions,
-  Rng,
-} from './transforms';
-import {
-  AugmentOptionError,
-  VOC_MEAN_RGB,
-  checkProbability,
-  cropBoxes,
-  drawExpand,
-  drawIouCrop,
-  drawPhotometric,
-  photometricUint8InPlace,
-  resample,
-} from './transforms';
+/**
+ * The SSD pipelines: training (every augmentation fused into one resampling pass)
+ * and evaluation (resize only), from a `Sample` with absolute boxes to a
+ * `TrainingSample` at the model input with relative boxes.
+ */
+import { toRelativePacked, type PackedBoxes, type TrainingSample } from '@ssd/geometry';
 
-/** A sample at the model's input size with boxes xyxy RELATIVE (0..1): what the loader batches. */
-export interface TrainingSample {
-  id: string;
-  /** RGB `[height * width * 3]`, 0..255. */
-  image: Uint8Array;
-  width: number;
-  height: number;
-  /** `[numObjects * 4]` xyxy, relative to the image. */
-  boxes: Float32Array;
-  labels: Int32Array;
-  difficult?: Uint8Array;
-}
-
-/** Input of the pipelines: `@ssd/voc`'s `Sample` (boxes absolute pixels). */
-export type PipelineInput = AugmentSample & { id: string };
+import { AugmentOptionError, checkProbability } from './errors';
+import { drawExpand, translateBoxes, VOC_MEAN_RGB, type ExpandOptions } from './expand';
+import { cropBoxes, drawIouCrop, type IouCropOptions } from './iou-crop';
+import { drawPhotometric, photometricInPlace, type PhotometricOptions } from './photometric';
+import { resample } from './resample';
+import type { AugmentSample, Rng } from './types';
 
 /** Options of {@link ssdTrainAugmentation}. */
 export interface SsdAugmentationOptions {
@@ -76,7 +55,7 @@ function outputSize(size: SsdAugmentationOptions['size']): { width: number; heig
  */
 export function ssdTrainAugmentation(
   options: SsdAugmentationOptions,
-): (sample: PipelineInput, rng: Rng) => TrainingSample {
+): (sample: AugmentSample, rng: Rng) => TrainingSample {
   const out = outputSize(options.size);
   const { horizontalFlipProbability = 0.5, verticalFlipProbability = 0 } = options;
   checkProbability('horizontalFlipProbability', horizontalFlipProbability);
@@ -92,16 +71,7 @@ export function ssdTrainAugmentation(
       : undefined;
     const canvasWidth = zoom?.width ?? sample.width;
     const canvasHeight = zoom?.height ?? sample.height;
-    let boxes = sample.boxes;
-    if (zoom) {
-      boxes = sample.boxes.slice();
-      for (let k = 0; k < boxes.length; k += 4) {
-        boxes[k] = boxes[k]! + zoom.left;
-        boxes[k + 1] = boxes[k + 1]! + zoom.top;
-        boxes[k + 2] = boxes[k + 2]! + zoom.left;
-        boxes[k + 3] = boxes[k + 3]! + zoom.top;
-      }
-    }
+    const boxes = zoom ? translateBoxes(sample.boxes, zoom.left, zoom.top) : sample.boxes;
     const rect = (cropOptions &&
       drawIouCrop(rng, canvasWidth, canvasHeight, boxes, cropOptions)) || {
       x: 0,
@@ -109,14 +79,7 @@ export function ssdTrainAugmentation(
       width: canvasWidth,
       height: canvasHeight,
     };
-    const kept = cropBoxes(
-      {
-        boxes,
-        labels: sample.labels,
-        ...(sample.difficult ? { difficult: sample.difficult } : {}),
-      },
-      rect,
-    );
+    const kept = cropBoxes({ boxes, labels: sample.labels, difficult: sample.difficult }, rect);
     const flipX = rng() < horizontalFlipProbability;
     const flipY = rng() < verticalFlipProbability;
     const canvas = { left: zoom?.left ?? 0, top: zoom?.top ?? 0, fill: mean };
@@ -124,23 +87,17 @@ export function ssdTrainAugmentation(
     const image = new Uint8Array(pixels * 3);
     const fill = params ? new Uint8Array(pixels) : undefined;
     resample(
-      sample.image,
-      sample.width,
-      sample.height,
-      rect,
-      image,
-      out.width,
-      out.height,
-      flipX,
-      flipY,
-      canvas,
-      fill,
+      sample,
+      { image, width: out.width, height: out.height },
+      { rect, flipX, flipY, canvas, ...(fill ? { fillMask: fill } : {}) },
     );
     // Distort at the output resolution (fewer pixels than the source), leaving the
     // zoom-out fill alone as Caffe does: the same per-pixel operations, applied after
     // the bilinear interpolation instead of before, which is invisible.
-    if (params) photometricUint8InPlace(image, params, fill);
-    const rel = kept.boxes;
+    if (params) photometricInPlace(image, params, fill);
+    // Divided and mirrored in one float64 step, then rounded once to float32
+    // (toRelativePacked followed by 1 − x would round twice).
+    const rel = kept.boxes as PackedBoxes<'xyxy', 'relative'>;
     for (let k = 0; k < rel.length; k += 4) {
       const x0 = rel[k]! / rect.width;
       const y0 = rel[k + 1]! / rect.height;
@@ -158,7 +115,7 @@ export function ssdTrainAugmentation(
       height: out.height,
       boxes: rel,
       labels: kept.labels,
-      ...(kept.difficult ? { difficult: kept.difficult } : {}),
+      difficult: kept.difficult,
     };
   };
 }
@@ -166,38 +123,19 @@ export function ssdTrainAugmentation(
 /** Evaluation: resize to `size` only (no randomness), boxes relative. */
 export function ssdEvalTransform(options: {
   size: number | { width: number; height: number };
-}): (sample: PipelineInput, rng?: Rng) => TrainingSample {
+}): (sample: AugmentSample, rng?: Rng) => TrainingSample {
   const out = outputSize(options.size);
   return (sample) => {
     const image = new Uint8Array(out.width * out.height * 3);
-    const rect = { x: 0, y: 0, width: sample.width, height: sample.height };
-    resample(
-      sample.image,
-      sample.width,
-      sample.height,
-      rect,
-      image,
-      out.width,
-      out.height,
-      false,
-      false,
-      undefined,
-    );
-    const boxes = sample.boxes.slice();
-    for (let k = 0; k < boxes.length; k += 4) {
-      boxes[k] = boxes[k]! / sample.width;
-      boxes[k + 1] = boxes[k + 1]! / sample.height;
-      boxes[k + 2] = boxes[k + 2]! / sample.width;
-      boxes[k + 3] = boxes[k + 3]! / sample.height;
-    }
+    resample(sample, { image, width: out.width, height: out.height });
     return {
       id: sample.id,
       image,
       width: out.width,
       height: out.height,
-      boxes,
+      boxes: toRelativePacked(sample.boxes, 'xyxy', sample) as PackedBoxes<'xyxy', 'relative'>,
       labels: sample.labels.slice(),
-      ...(sample.difficult ? { difficult: sample.difficult.slice() } : {}),
+      difficult: sample.difficult.slice(),
     };
   };
 }

@@ -124,6 +124,39 @@ describe('createDataParallelTrainer', () => {
     }
   });
 
+  it("a Uint8Array with dtype 'float32' reaches the replica as the same float32 tensor", async () => {
+    // Integer inputs, once as float32 and once as 8-bit bytes converted in the worker.
+    const rng = testRng(4);
+    const batches = [0, 1].map(() => {
+      const b = makeBatch(rng, 4);
+      const x = Uint8Array.from(b.x!.data, (v) => Math.round((v + 1) * 3));
+      return {
+        floats: { ...b, x: { data: Float32Array.from(x), shape: b.x!.shape } },
+        bytes: x,
+        b,
+      };
+    });
+    const run = async (eightBit: boolean) => {
+      const trainer = await createDataParallelTrainer({ replicaModule, workers: 2 });
+      try {
+        const losses: number[] = [];
+        for (const { floats, bytes, b } of batches) {
+          const batch: TrainingBatch = eightBit
+            ? { ...b, x: { data: bytes.slice(), shape: b.x!.shape, dtype: 'float32' } }
+            : floats;
+          losses.push((await trainer.step(batch, { learningRate: 0.05 })).loss);
+        }
+        return { losses, weights: await trainer.getWeights() };
+      } finally {
+        await trainer.dispose();
+      }
+    };
+    const floats = await run(false);
+    const bytes = await run(true);
+    expect(bytes.losses).toEqual(floats.losses);
+    expect(maxDifference(bytes.weights, floats.weights)).toBe(0);
+  });
+
   it('rejects malformed batches and bad modules with TrainerError', async () => {
     const trainer = await createDataParallelTrainer({ replicaModule, workers: 1 });
     try {

@@ -1,15 +1,15 @@
-import type { Worker as NodeWorker } from 'node:worker_threads';
+import { averageGradients, combineScalars, combineWeights } from './averaging';
 import { TrainerError } from './errors';
-import { createReplicaRunner, type Reply } from './runner';
-import type {
-  BatchArray,
-  FromWorker,
-  NamedWeight,
-  ToWorker,
-  TrainingBatch,
-  VariableSpec,
-  WorkerInit,
-} from './protocol';
+import type { FromWorker, NamedWeight, TrainingBatch, VariableSpec, WorkerInit } from './protocol';
+import { sliceBatch, splitRows, validateBatch } from './slicing';
+import {
+  LocalHandle,
+  WorkerHandle,
+  defaultWorkerUrl,
+  expectMessage,
+  shareGradientBuffers,
+  type ReplicaHandle,
+} from './transport';
 
 /** Options of {@link createDataParallelTrainer}. */
 export interface DataParallelTrainerOptions {
@@ -81,188 +81,8 @@ export interface DataParallelTrainer {
   dispose(): Promise<void>;
 }
 
-interface Pending {
-  resolve: (message: FromWorker) => void;
-  reject: (error: Error) => void;
-}
-
-/** What the trainer needs of a replica: one request at a time, one reply each. */
-interface ReplicaHandle {
-  next(): Promise<FromWorker>;
-  request(message: ToWorker, transfer?: ArrayBuffer[]): Promise<FromWorker>;
-  stop(): Promise<unknown>;
-}
-
-/** The replica of `workers: 0`, in this thread. */
-class LocalHandle implements ReplicaHandle {
-  private constructor(
-    private readonly ready: FromWorker,
-    private readonly handle: (message: ToWorker) => Promise<Reply>,
-    private readonly disposeReplica: () => void,
-  ) {}
-
-  static async create(init: WorkerInit): Promise<LocalHandle> {
-    const { ready, handle, dispose } = await createReplicaRunner(init);
-    return new LocalHandle(ready, handle, dispose);
-  }
-
-  next(): Promise<FromWorker> {
-    return Promise.resolve(this.ready);
-  }
-
-  async request(message: ToWorker): Promise<FromWorker> {
-    try {
-      return (await this.handle(message)).message;
-    } catch (error) {
-      throw new TrainerError(`replica: ${(error as Error)?.message ?? String(error)}`, 0);
-    }
-  }
-
-  /** Frees the replica's model and optimizer (workers free theirs by exiting). */
-  stop(): Promise<unknown> {
-    this.disposeReplica();
-    return Promise.resolve();
-  }
-}
-
-class WorkerHandle implements ReplicaHandle {
-  private pending: Pending | null = null;
-  private failure: Error | null = null;
-  private readonly queued: FromWorker[] = [];
-
-  constructor(
-    readonly worker: NodeWorker,
-    readonly index: number,
-  ) {
-    worker.on('message', (message: FromWorker) => {
-      const p = this.pending;
-      this.pending = null;
-      if (message.type === 'error') {
-        const error = new TrainerError(`worker ${index}: ${message.message}`, index);
-        if (message.stack) error.stack = message.stack;
-        if (p) p.reject(error);
-        else this.failure = error;
-      } else if (p) {
-        p.resolve(message);
-      } else {
-        this.queued.push(message);
-      }
-    });
-    worker.on('error', (error) =>
-      this.fail(new TrainerError(`worker ${index}: ${error.message}`, index)),
-    );
-    worker.on('exit', (code) => {
-      this.fail(new TrainerError(`worker ${index} exited (code ${code})`, index));
-    });
-  }
-
-  private fail(error: Error): void {
-    this.failure ??= error;
-    const p = this.pending;
-    this.pending = null;
-    p?.reject(error);
-  }
-
-  /** Waits for the next message (the first one, `ready`, is sent unprompted). */
-  next(): Promise<FromWorker> {
-    const queued = this.queued.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-    });
-  }
-
-  request(message: ToWorker, transfer: ArrayBuffer[] = []): Promise<FromWorker> {
-    const reply = this.next();
-    if (!this.failure) this.worker.postMessage(message, transfer);
-    return reply;
-  }
-
-  stop(): Promise<unknown> {
-    return this.worker.terminate();
-  }
-}
-
-function expect<T extends FromWorker['type']>(
-  message: FromWorker,
-  type: T,
-): Extract<FromWorker, { type: T }> {
-  if (message.type !== type)
-    throw new TrainerError(`expected '${type}' from a worker, got '${message.type}'`);
-  return message as Extract<FromWorker, { type: T }>;
-}
-
 function sameSpecs(a: VariableSpec[], b: VariableSpec[]): boolean {
   return a.length === b.length && a.every((v, i) => v.shape.join() === b[i]?.shape.join());
-}
-
-/** Rows of each worker: contiguous, sizes differing by at most one. */
-function splitRows(rows: number, workers: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  let start = 0;
-  for (let w = 0; w < workers; w++) {
-    const size = Math.floor(rows / workers) + (w < rows % workers ? 1 : 0);
-    out.push([start, start + size]);
-    start += size;
-  }
-  return out;
-}
-
-function validateBatch(batch: TrainingBatch): number {
-  const entries = Object.entries(batch);
-  if (entries.length === 0) throw new TrainerError('step: the batch has no arrays');
-  let rows = -1;
-  for (const [name, array] of entries) {
-    const { data, shape } = array as BatchArray;
-    if (
-      !(data instanceof Float32Array || data instanceof Int32Array || data instanceof Uint8Array)
-    ) {
-      throw new TrainerError(
-        `step: batch.${name}.data must be a Float32Array, Int32Array or Uint8Array`,
-      );
-    }
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (shape.length === 0 || size !== data.length) {
-      throw new TrainerError(
-        `step: batch.${name} has shape [${shape}] (${size} values) but ${data.length} values`,
-      );
-    }
-    if (rows >= 0 && shape[0] !== rows) {
-      throw new TrainerError(`step: batch.${name} has ${shape[0]} rows, other arrays have ${rows}`);
-    }
-    rows = shape[0] as number;
-  }
-  if (rows === 0) throw new TrainerError('step: the batch has 0 rows');
-  return rows;
-}
-
-function sliceBatch(batch: TrainingBatch, start: number, end: number): TrainingBatch {
-  const out: TrainingBatch = {};
-  for (const [name, { data, shape }] of Object.entries(batch)) {
-    const rowSize = data.length / (shape[0] as number);
-    out[name] = {
-      data: data.slice(start * rowSize, end * rowSize),
-      shape: [end - start, ...shape.slice(1)],
-    };
-  }
-  return out;
-}
-
-async function defaultWorkerUrl(): Promise<URL> {
-  const { existsSync } = await import('node:fs');
-  const { fileURLToPath } = await import('node:url');
-  // Beside this module in the published build; from src/ (tests) the built one.
-  const candidates = [
-    new URL('./worker.js', import.meta.url),
-    new URL('../dist/worker.js', import.meta.url),
-  ];
-  for (const url of candidates) {
-    if (url.protocol === 'file:' && existsSync(fileURLToPath(url))) return url;
-  }
-  throw new TrainerError(
-    `cannot find the @ssd/backend worker script (looked for ${candidates.map(String).join(', ')}); build the package or pass workerUrl`,
-  );
 }
 
 /**
@@ -323,7 +143,9 @@ export async function createDataParallelTrainer(
   const stopAll = () => Promise.all(handles.map((h) => h.stop()));
 
   try {
-    const ready = (await Promise.all(handles.map((h) => h.next()))).map((m) => expect(m, 'ready'));
+    const ready = (await Promise.all(handles.map((h) => h.next()))).map((m) =>
+      expectMessage(m, 'ready'),
+    );
     const first = ready[0]!;
     ready.forEach((r, i) => {
       if (!sameSpecs(r.trainable, first.trainable) || !sameSpecs(r.all, first.all)) {
@@ -334,15 +156,7 @@ export async function createDataParallelTrainer(
       }
     });
     const numParameters = first.trainable.reduce((a, v) => a + v.size, 0);
-    const gradients = new SharedArrayBuffer(numWorkers * numParameters * 4);
-    const averageBuffer = new SharedArrayBuffer(numParameters * 4);
-    const slots = handles.map(
-      (_, i) => new Float32Array(gradients, i * numParameters * 4, numParameters),
-    );
-    const average = new Float32Array(averageBuffer);
-    await Promise.all(
-      handles.map((h) => h.request({ type: 'buffers', gradients, average: averageBuffer })),
-    );
+    const { slots, average } = await shareGradientBuffers(handles, numParameters);
 
     let pending = false;
     let pendingLearningRate: number | undefined;
@@ -365,7 +179,7 @@ export async function createDataParallelTrainer(
     const weightsOf = async (index: number) => {
       const handle = handles[index];
       if (handle == null) throw new TrainerError(`no worker ${index} (there are ${numWorkers})`);
-      return expect(await handle.request({ type: 'getWeights' }), 'weights').weights;
+      return expectMessage(await handle.request({ type: 'getWeights' }), 'weights').weights;
     };
 
     // Every replica starts from worker 0's weights.
@@ -407,41 +221,36 @@ export async function createDataParallelTrainer(
           replies.forEach((reply, i) => {
             const [start, end] = ranges[i]!;
             if (end > start)
-              results.push({ worker: i, rows: end - start, reply: expect(reply, 'stepped') });
+              results.push({
+                worker: i,
+                rows: end - start,
+                reply: expectMessage(reply, 'stepped'),
+              });
           });
-          const summed = results.every((r) => r.reply.normalizer != null);
-          if (!summed && results.some((r) => r.reply.normalizer != null)) {
-            throw new TrainerError('replicas disagree: some return a normalizer, some do not');
-          }
-          // Batch objective: Σ_w rows_w·mean_w / rows, or Σ_w sum_w / Σ_w normalizer_w.
-          const totalWeight = results.reduce(
-            (a, r) => a + (summed ? (r.reply.normalizer as number) : r.rows),
-            0,
+          const { coefficients, total } = combineWeights(
+            results.map((r) => ({ rows: r.rows, normalizer: r.reply.normalizer })),
           );
-          const denominator = totalWeight > 0 ? totalWeight : 1;
-          const coefficients = results.map((r) => (summed ? 1 : r.rows) / denominator);
-          const first = results[0]!;
-          const firstSlot = slots[first.worker]!;
-          const c0 = coefficients[0]!;
-          for (let j = 0; j < numParameters; j++) average[j] = c0 * (firstSlot[j] as number);
-          for (let k = 1; k < results.length; k++) {
-            const slot = slots[results[k]!.worker]!;
-            const c = coefficients[k]!;
-            for (let j = 0; j < numParameters; j++) average[j] += c * (slot[j] as number);
-          }
+          averageGradients(
+            results.map((r) => slots[r.worker]!),
+            coefficients,
+            average,
+          );
           pending = true;
           pendingLearningRate = stepOptions.learningRate;
           const metrics: Record<string, number> = {};
-          for (const name of Object.keys(first.reply.metrics)) {
-            metrics[name] = results.reduce(
-              (a, r, k) => a + coefficients[k]! * (r.reply.metrics[name] ?? 0),
-              0,
+          for (const name of Object.keys(results[0]!.reply.metrics)) {
+            metrics[name] = combineScalars(
+              results.map((r) => r.reply.metrics[name] ?? 0),
+              coefficients,
             );
           }
           return {
-            loss: results.reduce((a, r, k) => a + coefficients[k]! * r.reply.loss, 0),
+            loss: combineScalars(
+              results.map((r) => r.reply.loss),
+              coefficients,
+            ),
             metrics,
-            normalizer: totalWeight,
+            normalizer: total,
           };
         }),
       getWeights: (workerIndex = 0) =>

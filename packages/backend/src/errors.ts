@@ -1,4 +1,4 @@
-import type { SkippedBackend } from './select-backend';
+import type { SkippedBackend } from './select-backend-types';
 
 /** A `prefer`red backend (or, for `auto`, every backend) could not be used. */
 export class BackendUnavailableError extends Error {

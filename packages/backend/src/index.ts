@@ -5,16 +5,7 @@ export type {
   SelectBackendOptions,
   SelectedBackendName,
   SkippedBackend,
-} from './select-backend';
+} from './select-backend-types';
 export { registerWasmTrainingKernels } from './wasm-kernels';
 export type { WasmTrainingKernels } from './wasm-kernels';
 export { BackendUnavailableError, TrainerError } from './errors';
-export { createDataParallelTrainer } from './data-parallel';
-export type {
-  DataParallelTrainer,
-  DataParallelTrainerOptions,
-  StepOptions,
-  StepResult,
-} from './data-parallel';
-export type { BatchArray, NamedWeight, TrainingBatch, VariableSpec } from './protocol';
-export type { CreateReplica, Replica, ReplicaContext, ReplicaLoss, ReplicaModel } from './replica';

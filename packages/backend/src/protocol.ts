@@ -4,6 +4,13 @@
 export interface BatchArray {
   data: Float32Array | Int32Array | Uint8Array;
   shape: number[];
+  /**
+   * The dtype of the tensor the replica receives. Default: float32 for a
+   * Float32Array, int32 for an Int32Array or Uint8Array. `'float32'` on a
+   * Uint8Array (8-bit pixels) sends the bytes as they are and converts them
+   * once, in the worker; `'int32'` is only for integer arrays.
+   */
+  dtype?: 'float32' | 'int32';
 }
 
 /** A training batch: named arrays that share their first (batch) dimension. */

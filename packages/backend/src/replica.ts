@@ -7,7 +7,8 @@ export type ReplicaLoss =
       /**
        * Without `normalizer`: the mean loss over the slice's rows. With it: the
        * un-normalised sum, and the batch objective is Σ loss / Σ normalizer over
-       * all workers (SSD: the number of positive anchors).
+       * all workers, normalised once by the trainer (SSD: `@ssd/loss`'s
+       * `multiboxLoss` with `reduction: 'sum'` and its `numPositives`).
        */
       loss: tf.Scalar;
       normalizer?: number | tf.Scalar;
@@ -34,8 +35,9 @@ export interface Replica {
   optimizer: tf.Optimizer;
   /**
    * Forward pass and loss on this worker's slice of the batch, run under the
-   * gradient tape. `batch` has the trainer's arrays as tensors (Float32Array →
-   * float32, Int32Array/Uint8Array → int32), first dimension sliced.
+   * gradient tape. `batch` has the trainer's arrays as tensors of their `dtype`
+   * (default: Float32Array → float32, Int32Array/Uint8Array → int32), first
+   * dimension sliced.
    */
   loss(batch: Record<string, tf.Tensor>): ReplicaLoss;
 }

@@ -26,11 +26,14 @@ function specs(variables: tf.Variable[]): VariableSpec[] {
 
 function toTensors(batch: TrainingBatch): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};
-  for (const [name, { data, shape }] of Object.entries(batch)) {
-    out[name] =
-      data instanceof Float32Array
-        ? tf.tensor(data, shape, 'float32')
-        : tf.tensor(data instanceof Int32Array ? data : Int32Array.from(data), shape, 'int32');
+  for (const [name, { data, shape, dtype }] of Object.entries(batch)) {
+    // tfjs converts an array of another type into the dtype's once (8-bit pixels
+    // straight to float32), and takes a matching one as it is.
+    out[name] = tf.tensor(
+      data,
+      shape,
+      dtype ?? (data instanceof Float32Array ? 'float32' : 'int32'),
+    );
   }
   return out;
 }

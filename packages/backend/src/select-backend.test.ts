@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BackendUnavailableError } from './errors';
 import { selectBackend } from './select-backend';
 
@@ -56,6 +56,20 @@ describe('selectBackend', () => {
       { backend: 'tensorflow', package: '@tensorflow/tfjs-node', reason: 'not installed' },
     ]);
     expect(log).toEqual([...NATIVE, '@tensorflow/tfjs-backend-wasm']);
+  });
+
+  it('outside Node (a browser) auto never imports tfjs-node and says why', async () => {
+    const log: string[] = [];
+    // The check runs before selectBackend's first await, so the stub is lifted at once.
+    vi.stubGlobal('process', undefined);
+    const pending = selectBackend({ prefer: 'auto', importModule: importWithout([], log) });
+    vi.unstubAllGlobals();
+    const selection = await pending;
+    expect(selection.backend).toBe('wasm');
+    expect(selection.skipped.map((s) => [s.package, s.reason])).toEqual(
+      NATIVE.map((p) => [p, 'needs Node (TensorFlow C library), not available here']),
+    );
+    expect(log).toEqual(['@tensorflow/tfjs-backend-wasm']);
   });
 
   it('auto falls through to cpu when wasm is missing too', async () => {

@@ -1,53 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from './errors';
+import type {
+  BackendSelection,
+  SelectBackendOptions,
+  SelectedBackendName,
+  SkippedBackend,
+} from './select-backend-types';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 
-/** What `selectBackend` may be asked for. `auto` takes the best one present. */
-export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
-
-/** The tfjs backend names `selectBackend` can end on. */
-export type SelectedBackendName = 'tensorflow' | 'wasm' | 'cpu';
-
-/** A better backend that was not used, and why. */
-export interface SkippedBackend {
-  backend: SelectedBackendName;
-  /** The npm package that provides it. */
-  package: string;
-  /** Human-readable reason, e.g. `not installed` or the load error. */
-  reason: string;
-}
-
-/** The outcome of {@link selectBackend}. */
-export interface BackendSelection {
-  /** The tfjs backend now active (`tf.getBackend()`). */
-  backend: SelectedBackendName;
-  /** The npm package that provided it. */
-  package: string;
-  /** Where the math runs. `tensorflow` from tfjs-node-gpu can still be `cpu` (see `warnings`). */
-  device: 'gpu' | 'cpu';
-  /** Kernels `@ssd/backend` registered so the backend can train (wasm only). */
-  trainingKernels: readonly string[];
-  /** Better backends that were tried and not used, best first. */
-  skipped: SkippedBackend[];
-  /** Things that work but not as one would expect (e.g. tfjs-node-gpu without CUDA). */
-  warnings: string[];
-}
-
-/** Options of {@link selectBackend}. */
-export interface SelectBackendOptions {
-  /** `auto` (default): tfjs-node-gpu, then tfjs-node, then wasm, then cpu. */
-  prefer?: BackendPreference;
-  /**
-   * Where the `.wasm` binaries are served from (`setWasmPaths`). Only needed in
-   * browsers and bundles; in Node the wasm package finds its own binaries.
-   */
-  wasmPaths?: string | Record<string, string>;
-  /**
-   * Replaces `import(specifier)` for the optional packages. A seam for tests
-   * and for bundlers that need static imports; the default is a dynamic import.
-   */
-  importModule?: (specifier: string) => Promise<unknown>;
-}
+export type {
+  BackendPreference,
+  BackendSelection,
+  SelectBackendOptions,
+  SelectedBackendName,
+  SkippedBackend,
+} from './select-backend-types';
 
 const NODE_GPU = '@tensorflow/tfjs-node-gpu';
 const NODE = '@tensorflow/tfjs-node';
@@ -60,6 +27,8 @@ const INSTALL: Record<SelectedBackendName, string> = {
   cpu: `npm i ${CPU}@4.22.0`,
 };
 
+// A variable specifier: bundlers leave it alone instead of resolving the optional
+// (and, for tfjs-node, Node-only) packages at build time.
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
 
 function isNotInstalled(error: unknown, specifier: string): boolean {
@@ -79,8 +48,21 @@ type Attempt =
   | { ok: true; selection: Omit<BackendSelection, 'skipped'> }
   | { ok: false; skipped: SkippedBackend[] };
 
+/** tfjs-node needs Node; in a browser (or a worker there) it is not tried. */
+function runsInNode(): boolean {
+  const { process } = globalThis as { process?: { versions?: { node?: unknown } } };
+  return typeof process?.versions?.node === 'string';
+}
+
 async function tryTensorflow(load: (s: string) => Promise<unknown>): Promise<Attempt> {
   const skipped: SkippedBackend[] = [];
+  if (!runsInNode()) {
+    const reason = 'needs Node (TensorFlow C library), not available here';
+    return {
+      ok: false,
+      skipped: [NODE_GPU, NODE].map((pkg) => ({ backend: 'tensorflow', package: pkg, reason })),
+    };
+  }
   // Never import both: they register the same backend name.
   for (const pkg of [NODE_GPU, NODE]) {
     try {

@@ -1,12 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { testRng } from '@ssd/testing';
 import { SSD300_VOC } from '@ssd/anchors';
-import { anchorConfigForModel, createSsdVgg16, saveSsdModel } from '@ssd/vgg-ssd';
-import { createDetector, loadSsd, type RgbImage } from './index';
+import { anchorConfigForModel, createSsdVgg16 } from '@ssd/vgg-ssd';
+import { saveSsdModel } from '@ssd/vgg-ssd/node';
+import { createDetector, loadSsd as loadSsdFrom, type RgbImage } from './index';
+import { loadSsd } from './node';
 
 const root = mkdtempSync(join(tmpdir(), 'ssd-detect-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -57,7 +61,74 @@ describe('loadSsd / createDetector', () => {
     expect(await detector.detect(tensor, { scoreThreshold: 0.3 })).toEqual(detections);
     tensor.dispose();
     detector.dispose();
+    // The saved preprocessing comes back with the model.
+    const custom = join(root, 'custom-mean');
+    const meanRgb = [10, 20, 30] as const;
+    await saveSsdModel(model, custom, {
+      anchorConfig: anchorConfigForModel(model, SSD300_VOC),
+      preprocessing: { resize: 'bilinear-half-pixel', meanRgb },
+    });
+    const reloaded = await loadSsd(custom);
+    expect(reloaded.preprocessing).toEqual({ resize: 'bilinear-half-pixel', meanRgb });
+    expect(detector.preprocessing).toEqual({
+      resize: 'bilinear-half-pixel',
+      meanRgb: [123, 117, 104],
+    });
+    reloaded.dispose();
     model.dispose();
+  });
+
+  it('loads in the browser way (model.json URL, IOHandler over bytes) with the same detections', async () => {
+    const model = tinyModel();
+    const dir = join(root, 'served');
+    await saveSsdModel(model, dir, {
+      anchorConfig: anchorConfigForModel(model, SSD300_VOC),
+      labels: ['a', 'b'],
+    });
+    model.dispose();
+    const image = rgb(90, 70, 4);
+    const fromDisk = await loadSsd(join(dir, 'model.json'));
+    const expected = await fromDisk.detect(image, { scoreThreshold: 0.3 });
+    expect(expected.length).toBeGreaterThan(0);
+    fromDisk.dispose();
+
+    // A static file server, as a browser would fetch the model from.
+    const server = createServer((request, response) => {
+      const name = (request.url ?? '/').slice(1);
+      if (!readdirSync(dir).includes(name)) {
+        response.writeHead(404).end();
+        return;
+      }
+      response.writeHead(200).end(readFileSync(join(dir, name)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const fromUrl = await loadSsdFrom(`http://127.0.0.1:${port}/model.json`);
+      expect(fromUrl.labels).toEqual(['a', 'b']);
+      expect(await fromUrl.detect(image, { scoreThreshold: 0.3 })).toEqual(expected);
+      fromUrl.dispose();
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+
+    // Bytes fetched some other way, wrapped in an IOHandler: no file system involved.
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    const [group] = json.weightsManifest;
+    const weights = readFileSync(join(dir, group.paths[0]));
+    const fromBytes = await loadSsdFrom(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: group.weights,
+        weightData: weights.buffer.slice(
+          weights.byteOffset,
+          weights.byteOffset + weights.byteLength,
+        ),
+        userDefinedMetadata: json.userDefinedMetadata,
+      }),
+    );
+    expect(await fromBytes.detect(image, { scoreThreshold: 0.3 })).toEqual(expected);
+    fromBytes.dispose();
   });
 
   it('20 detect() calls leak no tensor and never call dataSync', async () => {

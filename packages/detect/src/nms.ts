@@ -1,3 +1,4 @@
+import { boxIouPacked, type PackedBoxes } from '@ssd/geometry';
 import { DetectInputError } from './errors';
 
 export interface NmsOptions {
@@ -13,13 +14,13 @@ export interface NmsOptions {
  * Greedy non-maximum suppression on packed boxes, the algorithm of
  * `tf.image.nonMaxSuppression` and torchvision's `nms` without tensors: visit
  * boxes by decreasing score (ties: lower index first), keep a box unless its IoU
- * with an already kept box exceeds `iouThreshold`.
+ * with an already kept box exceeds `iouThreshold` (`@ssd/geometry`'s `boxIouPacked`).
  * @param boxes `[N * 4]`, xyxy (any one scale; IoU is scale-free).
  * @param scores `[N]`.
  * @returns kept indices into `boxes`, by decreasing score.
  */
 export function nonMaxSuppressionPacked(
-  boxes: ArrayLike<number>,
+  boxes: PackedBoxes<'xyxy'>,
   scores: ArrayLike<number>,
   options: NmsOptions,
 ): Int32Array {
@@ -45,24 +46,10 @@ export function nonMaxSuppressionPacked(
   let numKept = 0;
   for (let o = 0; o < order.length && numKept < maxOutput; o++) {
     const i = order[o]!;
-    const x1 = boxes[i * 4]!;
-    const y1 = boxes[i * 4 + 1]!;
-    const x2 = boxes[i * 4 + 2]!;
-    const y2 = boxes[i * 4 + 3]!;
-    const area = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
     let suppressed = false;
     for (let k = 0; k < numKept; k++) {
-      const j = kept[k]!;
-      const jx1 = boxes[j * 4]!;
-      const jy1 = boxes[j * 4 + 1]!;
-      const jx2 = boxes[j * 4 + 2]!;
-      const jy2 = boxes[j * 4 + 3]!;
-      const w = Math.min(x2, jx2) - Math.max(x1, jx1);
-      const h = Math.min(y2, jy2) - Math.max(y1, jy1);
-      if (w <= 0 || h <= 0) continue;
-      const inter = w * h;
-      const union = area + Math.max(0, jx2 - jx1) * Math.max(0, jy2 - jy1) - inter;
-      if (union > 0 && inter / union > iouThreshold) {
+      // Continuous (float64) IoU: 0 for disjoint boxes or an empty union.
+      if (boxIouPacked(boxes, i, boxes, kept[k]!, 'xyxy') > iouThreshold) {
         suppressed = true;
         break;
       }

@@ -1,23 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeBoxesPacked, VARIANCES } from '@ssd/matcher';
+import type { Detection, ImageSize, NumClasses, PackedBoxes } from '@ssd/geometry';
 import { DetectInputError } from './errors';
 import { nonMaxSuppressionPacked } from './nms';
 
-/** One detected object, in pixels of the original image. */
-export interface Detection {
-  box: { xMin: number; yMin: number; xMax: number; yMax: number };
-  /** 1..C−1 (0 is background and never reported). */
-  classId: number;
-  /** `labels[classId − 1]` when `labels` were given. */
-  label?: string;
-  /** Softmax probability of `classId`. */
-  score: number;
-}
-
-export interface ImageSize {
-  width: number;
-  height: number;
-}
+// The contract types, re-exported for this package's users.
+export type { Detection, ImageSize } from '@ssd/geometry';
 
 export interface PostprocessOptions {
   /** Size in pixels of each original image of the batch; boxes are scaled to it. */
@@ -30,7 +18,10 @@ export interface PostprocessOptions {
   topK?: number;
   /** Detections kept per image, best first (default 200). */
   maxDetections?: number;
-  /** Class names for classes 1..C−1 (background excluded), e.g. `VOC_CLASSES`. */
+  /**
+   * The K class names of classes 1..K (background excluded, so numClasses − 1
+   * of them), e.g. `VOC_CLASSES`.
+   */
   labels?: readonly string[];
   /** Box-coder variances (default `VARIANCES` = [0.1, 0.1, 0.2, 0.2]). */
   variances?: readonly number[];
@@ -39,7 +30,10 @@ export interface PostprocessOptions {
 type Resolved = Required<Omit<PostprocessOptions, 'labels' | 'imageSizes'>> &
   Pick<PostprocessOptions, 'labels'>;
 
-function resolve(options: Omit<PostprocessOptions, 'imageSizes'>, numClasses: number): Resolved {
+function resolve(
+  options: Omit<PostprocessOptions, 'imageSizes'>,
+  numClasses: NumClasses,
+): Resolved {
   const resolved: Resolved = {
     scoreThreshold: options.scoreThreshold ?? 0.01,
     iouThreshold: options.iouThreshold ?? 0.45,
@@ -71,21 +65,22 @@ function resolve(options: Omit<PostprocessOptions, 'imageSizes'>, numClasses: nu
 
 /**
  * Detections of one image from packed network outputs: decode, clip to the
- * image, per class (1..C−1) keep probabilities above `scoreThreshold`, the best
+ * image, per class (1..K) keep probabilities above `scoreThreshold`, the best
  * `topK`, NMS at `iouThreshold`; then the best `maxDetections` over all classes.
  * torchvision's `SSD.postprocess_detections`, in typed arrays.
  * @param loc `[P * 4]` encoded offsets.
- * @param probabilities `[P * C]` softmax probabilities, background at 0.
+ * @param probabilities `[P * numClasses]` softmax probabilities, background at
+ *   0 (numClasses = K + 1).
  * @param anchors `[P * 4]`, cxcywh, relative.
  */
 export function detectionsFromPacked(
   loc: ArrayLike<number>,
   probabilities: ArrayLike<number>,
-  anchors: ArrayLike<number>,
+  anchors: PackedBoxes<'cxcywh', 'relative'>,
   options: Omit<PostprocessOptions, 'imageSizes'> & { imageSize: ImageSize },
 ): Detection[] {
   const numAnchors = anchors.length / 4;
-  const numClasses = probabilities.length / numAnchors;
+  const numClasses: NumClasses = probabilities.length / numAnchors;
   if (!Number.isInteger(numClasses) || numClasses < 2) {
     throw new DetectInputError(
       'probabilities',
@@ -150,13 +145,14 @@ export function detectionsFromPacked(
  * SSD post-processing of a batch: softmax over classes, then
  * `detectionsFromPacked` per image. Reads the tensors with `await data()`, never
  * `dataSync`; leaves the inputs to the caller and keeps no tensor.
- * @param outputs `locPred` `[batch, P, 4]`, `logits` `[batch, P, C]` (the model's outputs).
+ * @param outputs `locPred` `[batch, P, 4]`, `logits` `[batch, P, numClasses]` (the
+ *   model's outputs; numClasses = K + 1, background at 0).
  * @param anchors `[P, 4]` tensor or `[P * 4]` packed, cxcywh, relative — the model's anchors.
  * @returns per image, detections best first, boxes in pixels of `imageSizes[b]`.
  */
 export async function postprocess(
   outputs: { locPred: tf.Tensor; logits: tf.Tensor },
-  anchors: tf.Tensor2D | Float32Array,
+  anchors: tf.Tensor2D | PackedBoxes<'cxcywh', 'relative'>,
   options: PostprocessOptions,
 ): Promise<Detection[][]> {
   const { locPred, logits } = outputs;
@@ -179,7 +175,7 @@ export async function postprocess(
     );
   }
   const [batch, numAnchors] = locPred.shape as [number, number, number];
-  const numClasses = logits.shape[2]!;
+  const numClasses: NumClasses = logits.shape[2]!;
   const anchorData =
     anchors instanceof Float32Array ? anchors : ((await anchors.data()) as Float32Array);
   if (anchorData.length !== numAnchors * 4) {

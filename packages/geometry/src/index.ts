@@ -21,8 +21,10 @@ export type {
   Sample,
   TrainingSample,
 } from './contracts';
+export type { BoxMathOptions, IouPrecision, PairwiseOptions } from './packed';
 export {
   boxAreaPacked,
+  boxIouPacked,
   clipBoxesPacked,
   convertBoxesPacked,
   pairwiseIntersectionPacked,

@@ -1,12 +1,15 @@
-export { LoaderError, createLoader, disposeBatch } from './loader';
+export { createLoader } from './loader';
+export { disposeBatch } from './batch';
+export { LoaderError } from './errors';
 export type {
-  ArrayBatch,
   EncodeTargets,
+  HostBatch,
   Loader,
   LoaderOptions,
   LoaderSample,
   LoaderSource,
   PreparedSample,
   Rng,
+  StepRange,
   TensorBatch,
-} from './loader';
+} from './types';

@@ -7,7 +7,7 @@ import { ssdEvalTransform, ssdTrainAugmentation } from '@ssd/augment';
 import { SHAPES_CLASSES, makeShapesVoc } from '@ssd/make-shapes-voc';
 import { createTargetEncoder } from '@ssd/matcher';
 import { expectNoTensorLeak } from '@ssd/testing';
-import { openVocDataset } from '@ssd/voc';
+import { openVocDataset } from '@ssd/voc/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoader, disposeBatch } from './index';
 

@@ -38,6 +38,7 @@ function fakeSource(
         height: h,
         boxes: odd ? Float32Array.from([0, 0, w / 2, h]) : new Float32Array(0),
         labels: odd ? Int32Array.from([1 + (i % 3)]) : new Int32Array(0),
+        difficult: new Uint8Array(odd ? 1 : 0),
       };
     },
   };
@@ -147,6 +148,68 @@ describe('createLoader', () => {
     expect((await collect(loader)).flatMap((b) => b.ids)).toEqual(e1);
   });
 
+  it('batches({ fromStep }) gives the batches of iterating from 0 and skipping, across epochs', async () => {
+    // 23 samples in batches of 5, dropLast: 4 batches an epoch; step 6 is batch 2 of epoch 1.
+    const options = {
+      batchSize: 5,
+      encodeTargets: encode,
+      seed: 11,
+      dropLast: true,
+      output: 'arrays' as const,
+      augment: (s: LoaderSample, rng: () => number) => {
+        const shift = Math.floor(rng() * 50); // each sample's draw shows in its pixels
+        return {
+          ...s,
+          image: s.image.map((v) => v + shift),
+          boxes: s.boxes.map((v, k) => v / (k % 2 ? s.height : s.width)),
+        };
+      },
+    };
+    const straight = createLoader(fakeSource(23).source, options);
+    expect(straight.batchesPerEpoch).toBe(4);
+    const epochs = [...(await collect(straight)), ...(await collect(straight))];
+    const skipping = (await collect(straight.epoch(2))).concat(await collect(straight.epoch(3)));
+    const reference = [...epochs, ...skipping]; // steps 0..15
+    reference.forEach((b, step) => expect(b.step).toBe(step));
+
+    const { source, stats } = fakeSource(23);
+    const resumed = createLoader(source, options);
+    const from6 = await collect(resumed.batches({ fromStep: 6, endStep: 13 }));
+    expect(from6.map((b) => b.step)).toEqual([6, 7, 8, 9, 10, 11, 12]);
+    from6.forEach((b) => expect(b).toEqual(reference[b.step]));
+    // The skipped batches (0..5) are never loaded.
+    expect(stats.started).toBe(7 * 5);
+
+    // Unbounded: epoch after epoch until the consumer stops.
+    const endless = resumed.batches({ fromStep: 3 });
+    const got = [];
+    for await (const b of endless) {
+      got.push(b);
+      if (b.step === 14) break;
+    }
+    expect(got.map((b) => b.step)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    got.forEach((b) => expect(b).toEqual(reference[b.step]));
+
+    expect(() => resumed.batches({ fromStep: -1 })).toThrow(LoaderError);
+    expect(() => resumed.batches({ endStep: 2.5 })).toThrow(/endStep/);
+    expect(await collect(resumed.batches({ fromStep: 4, endStep: 4 }))).toEqual([]);
+    expect(await collect(resumed.batches({ fromStep: 4, endStep: 3 }))).toEqual([]);
+  });
+
+  it('batches() of tensors carry their step and leak nothing', async () => {
+    const { source } = fakeSource(10);
+    const loader = createLoader(source, { batchSize: 4, encodeTargets: encode, shuffle: false });
+    await expectNoTensorLeak(async () => {
+      const steps: number[] = [];
+      for await (const batch of loader.batches({ fromStep: 2, endStep: 5 })) {
+        steps.push(batch.step);
+        expect(batch.ids[0]).toBe(['img0', 'img4', 'img8'][batch.step % 3]);
+        disposeBatch(batch);
+      }
+      expect(steps).toEqual([2, 3, 4]);
+    });
+  });
+
   it('gives augment a RNG seeded by (seed, epoch, index), independent of timing', async () => {
     const draws = async (concurrency: number) => {
       const { source } = fakeSource(12, { delayMs: 1 });
@@ -237,13 +300,18 @@ describe('createLoader', () => {
     expect(batches[0]!.images.length).toBe(2 * H * W * 3);
     expect(batches[2]!.ids).toEqual(['img4']);
     expect(batches[1]!.indices).toEqual([2, 3]);
+    expect(batches.map((b) => b.step)).toEqual([0, 1, 2]);
     expect(Array.from(batches[1]!.images.subarray(0, 2))).toEqual([2, 2]);
     const floats = createLoader(source, {
       batchSize: 2,
       encodeTargets: encode,
       output: 'arrays',
       shuffle: false,
-      augment: (s) => ({ ...s, image: Float32Array.from(s.image, (v) => v + 0.5) }),
+      augment: (s) => ({
+        ...s,
+        image: Float32Array.from(s.image, (v) => v + 0.5),
+        boxes: s.boxes.map((v, k) => v / (k % 2 ? s.height : s.width)),
+      }),
     });
     const first = (await collect(floats))[0]!;
     expect(first.images).toBeInstanceOf(Float32Array);

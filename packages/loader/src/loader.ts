@@ -1,160 +1,17 @@
-import { createRng, mixSeed, permutation, type RandomSource } from '@ssd/random';
-import * as tf from '@tensorflow/tfjs-core';
-
-/**
- * A decoded sample as `@ssd/voc` produces it (`Sample`): RGB `[height * width * 3]`,
- * boxes `[numObjects * 4]` xyxy ABSOLUTE 0-based pixels, labels 1..C.
- */
-export interface LoaderSample {
-  id: string;
-  image: Uint8Array | Float32Array;
-  width: number;
-  height: number;
-  boxes: Float32Array;
-  labels: Int32Array;
-  difficult?: Uint8Array;
-}
-
-/**
- * A sample ready for batching: the image at the model's input size, boxes xyxy
- * RELATIVE (0..1) to it. What an augmentation pipeline (`@ssd/augment`) returns.
- */
-export interface PreparedSample {
-  id: string;
-  image: Uint8Array | Float32Array;
-  width: number;
-  height: number;
-  /** `[numObjects * 4]` xyxy, relative. */
-  boxes: Float32Array;
-  labels: Int32Array;
-}
-
-/** Where the loader draws samples from; `@ssd/voc`'s `VocDataset` is one. */
-export interface LoaderSource {
-  readonly size: number;
-  id(index: number): string;
-  load(index: number): Promise<LoaderSample>;
-}
-
-/** A uniform [0, 1) random source (`@ssd/random`'s `RandomSource`). */
-export type Rng = RandomSource;
-
-/** Encodes one image's ground truth against the anchors (`@ssd/matcher`'s `encodeTargets` with the anchors bound). */
-export type EncodeTargets = (
-  boxesRelXyxy: Float32Array,
-  labels: Int32Array,
-) => { locTargets: Float32Array; labels: Int32Array };
-
-/** Options of {@link createLoader}. */
-export interface LoaderOptions {
-  /** Images per batch. */
-  batchSize: number;
-  /**
-   * Per-sample transform from the decoded sample to the model input size with relative
-   * boxes, given a RNG seeded from (seed, epoch, sample index) — e.g. `@ssd/augment`'s
-   * `ssdTrainAugmentation({ size })` or `ssdEvalTransform({ size })`. Without it, every
-   * image must already have one size, and boxes are divided by it.
-   */
-  augment?: (sample: LoaderSample, rng: Rng) => PreparedSample | Promise<PreparedSample>;
-  /**
-   * Ground truth → per-anchor targets, e.g.
-   * `createTargetEncoder(SSD300_VOC)` from `@ssd/matcher`.
-   * Injected so the loader does not depend on a matcher.
-   */
-  encodeTargets: EncodeTargets;
-  /**
-   * Applied to each batch of images (`[B, H, W, 3]` RGB 0..255 float32) inside
-   * `tf.tidy`, e.g. `@ssd/vgg-ssd`'s `preprocess`. Tensor output only.
-   */
-  preprocess?: (images: tf.Tensor4D) => tf.Tensor4D;
-  /** Shuffle each epoch (a fresh permutation per epoch). Default true. */
-  shuffle?: boolean;
-  /**
-   * Seeds the shuffles and every augmentation (an integer; mixed with the epoch and
-   * sample index by `@ssd/random`'s `mixSeed`). Default 0.
-   */
-  seed?: number;
-  /** Batches prepared ahead of the consumer, at most. Default 2. */
-  prefetch?: number;
-  /** Samples being loaded (decoded) and augmented at once. Default 2. */
-  concurrency?: number;
-  /** Drop the last batch when it is short. Default false (as PyTorch's DataLoader). */
-  dropLast?: boolean;
-  /**
-   * `'tensors'` (default): batches of tfjs tensors the caller owns. `'arrays'`: plain
-   * typed arrays (no tfjs involved, e.g. to post to worker threads).
-   */
-  output?: 'tensors' | 'arrays';
-  /**
-   * Keep decoded samples in memory after their first load, so later epochs only
-   * augment (small data sets: ~`width × height × 3` bytes an image). Default false.
-   */
-  cache?: boolean;
-}
-
-/** A batch as tensors, owned by the caller: dispose it with {@link disposeBatch}. */
-export interface TensorBatch {
-  /** `[B, H, W, 3]` float32, preprocessed when `preprocess` was given, else RGB 0..255. */
-  images: tf.Tensor4D;
-  /** `[B, numAnchors, 4]` float32. */
-  locTargets: tf.Tensor3D;
-  /** `[B, numAnchors]` int32: 0 background, 1..C, −1 ignored. */
-  labels: tf.Tensor2D;
-  /** The B image ids, in batch order. */
-  ids: string[];
-  /** The B sample indices in the source, in batch order (e.g. for `dataset.annotation(i)`). */
-  indices: number[];
-}
-
-/** A batch as plain arrays (`output: 'arrays'`). */
-export interface ArrayBatch {
-  /**
-   * `[B * H * W * 3]` RGB 0..255, not preprocessed: a Uint8Array when every prepared
-   * image is 8-bit (as `@ssd/augment`'s pipelines give), else a Float32Array.
-   */
-  images: Uint8Array | Float32Array;
-  /** `[B * numAnchors * 4]`. */
-  locTargets: Float32Array;
-  /** `[B * numAnchors]`. */
-  labels: Int32Array;
-  ids: string[];
-  /** The B sample indices in the source, in batch order. */
-  indices: number[];
-  batchSize: number;
-  height: number;
-  width: number;
-  numAnchors: number;
-}
-
-/** A wrong loader option, or a sample that does not fit the batch. */
-export class LoaderError extends Error {
-  override readonly name = 'LoaderError';
-}
-
-/** Disposes every tensor of a batch. */
-export function disposeBatch(batch: TensorBatch): void {
-  tf.dispose([batch.images, batch.locTargets, batch.labels]);
-}
-
-interface Encoded {
-  index: number;
-  id: string;
-  image: Uint8Array | Float32Array;
-  width: number;
-  height: number;
-  locTargets: Float32Array;
-  labels: Int32Array;
-}
-
-/** A batch loader; iterate it once per epoch. */
-export interface Loader<B> extends AsyncIterable<B> {
-  /** Batches in one epoch. */
-  readonly batchesPerEpoch: number;
-  /** The epoch the next plain iteration (`for await (… of loader)`) runs; starts at 0. */
-  readonly nextEpoch: number;
-  /** The batches of epoch `epoch` (its own shuffle and augmentation draws). */
-  epoch(epoch: number): AsyncIterableIterator<B>;
-}
+import { createRng, mixSeed, permutation } from '@ssd/random';
+import { assembleBatch, batchToTensors, type EncodedSample } from './batch';
+import { mapGroups } from './concurrency';
+import { LoaderError } from './errors';
+import type {
+  HostBatch,
+  Loader,
+  LoaderOptions,
+  LoaderSample,
+  LoaderSource,
+  PreparedSample,
+  StepRange,
+  TensorBatch,
+} from './types';
 
 function checkPositiveInteger(name: string, value: number): void {
   if (!(Number.isInteger(value) && value > 0)) {
@@ -162,15 +19,22 @@ function checkPositiveInteger(name: string, value: number): void {
   }
 }
 
+/** One sample of one epoch. */
+interface Draw {
+  epoch: number;
+  index: number;
+}
+
 /**
  * Batches a data set for training. Each epoch draws a permutation from
  * `(seed, epoch)`; each sample's augmentation draws from `(seed, epoch, index)`, so
- * results do not depend on `concurrency` or timing. Up to `concurrency` samples are
- * loaded and prepared at once (sharp decodes off the main thread), and at most
- * `prefetch` batches are kept ready ahead of the consumer.
+ * results do not depend on `concurrency`, timing, or the step iteration starts at.
+ * Up to `concurrency` samples are loaded and prepared at once (sharp decodes off
+ * the main thread), and at most `prefetch` batches are kept ready ahead of the
+ * consumer.
  *
  * Ownership: each yielded {@link TensorBatch}'s tensors belong to the caller, who
- * disposes them ({@link disposeBatch}) when done; the loader keeps no tensors and
+ * disposes them (`disposeBatch`) when done; the loader keeps no tensors and
  * creates a batch's tensors only when it hands the batch over, so stopping early
  * (`break`) leaks nothing.
  *
@@ -184,12 +48,13 @@ function checkPositiveInteger(name: string, value: number): void {
  * for (let epoch = 0; epoch < 10; epoch++) {
  *   for await (const batch of loader) { ...; disposeBatch(batch); }
  * }
+ * // or, from a resumed step on: for await (const batch of loader.batches({ fromStep })) …
  * ```
  */
 export function createLoader(
   source: LoaderSource,
   options: LoaderOptions & { output: 'arrays' },
-): Loader<ArrayBatch>;
+): Loader<HostBatch>;
 export function createLoader(
   source: LoaderSource,
   options: LoaderOptions & { output?: 'tensors' },
@@ -197,7 +62,7 @@ export function createLoader(
 export function createLoader(
   source: LoaderSource,
   options: LoaderOptions,
-): Loader<TensorBatch | ArrayBatch> {
+): Loader<TensorBatch | HostBatch> {
   const {
     batchSize,
     augment,
@@ -232,11 +97,36 @@ export function createLoader(
   }
   const size = source.size;
   const batchesPerEpoch = dropLast ? Math.floor(size / batchSize) : Math.ceil(size / batchSize);
+  /** Samples used per epoch: all, or those of the full batches with `dropLast`. */
+  const perEpoch = batchesPerEpoch === 0 ? 0 : Math.min(size, batchesPerEpoch * batchSize);
   const decoded = new Map<number, LoaderSample>();
   let nextEpoch = 0;
   let numAnchors = -1;
 
-  async function prepare(index: number, epoch: number): Promise<Encoded> {
+  /** The order of epoch `epoch`'s samples. */
+  function orderOf(epoch: number): number[] {
+    return shuffle
+      ? Array.from(permutation(size, createRng(mixSeed(seed, epoch)))) // two parts: no sample's stream
+      : Array.from({ length: size }, (_, i) => i);
+  }
+
+  /** The samples of each step in `[fromStep, endStep)`, one array a batch. */
+  function* drawsOf(fromStep: number, endStep: number): Generator<Draw[]> {
+    let epoch = -1;
+    let order: number[] = [];
+    for (let step = fromStep; step < endStep; step++) {
+      const e = Math.floor(step / batchesPerEpoch);
+      if (e !== epoch) {
+        epoch = e;
+        order = orderOf(e);
+      }
+      const start = (step - e * batchesPerEpoch) * batchSize;
+      const end = Math.min(perEpoch, start + batchSize);
+      yield order.slice(start, end).map((index) => ({ epoch: e, index }));
+    }
+  }
+
+  async function prepare({ epoch, index }: Draw): Promise<EncodedSample> {
     let sample = cache ? decoded.get(index) : undefined;
     if (!sample) {
       sample = await source.load(index);
@@ -284,115 +174,19 @@ export function createLoader(
     };
   }
 
-  function assemble(samples: Encoded[]): ArrayBatch {
-    const first = samples[0]!;
-    const { width, height } = first;
-    const pixels = width * height * 3;
-    const b = samples.length;
-    // 8-bit batches stay 8-bit: a quarter of the memory, and no 35 MB float buffer to
-    // fault in per batch (that alone was a fifth of the loader's time in the benchmark).
-    const eightBit = samples.every((s) => s.image instanceof Uint8Array);
-    const images = eightBit ? new Uint8Array(b * pixels) : new Float32Array(b * pixels);
-    const locTargets = new Float32Array(b * numAnchors * 4);
-    const labels = new Int32Array(b * numAnchors);
-    samples.forEach((s, i) => {
-      if (s.width !== width || s.height !== height) {
-        throw new LoaderError(
-          `sample ${s.id} is ${s.width}×${s.height}, but ${first.id} in the same batch is ${width}×${height}: give an augment that resizes to the model input`,
-        );
-      }
-      images.set(s.image, i * pixels);
-      locTargets.set(s.locTargets, i * numAnchors * 4);
-      labels.set(s.labels, i * numAnchors);
-    });
-    const ids = samples.map((s) => s.id);
-    const indices = samples.map((s) => s.index);
-    return { images, locTargets, labels, ids, indices, batchSize: b, height, width, numAnchors };
-  }
-
-  function toTensors(batch: ArrayBatch): TensorBatch {
-    const { batchSize: b, height, width, numAnchors: p } = batch;
-    return tf.tidy(() => {
-      const values =
-        batch.images instanceof Float32Array ? batch.images : new Float32Array(batch.images);
-      const raw = tf.tensor4d(values, [b, height, width, 3], 'float32');
-      return {
-        images: preprocess ? preprocess(raw) : raw,
-        locTargets: tf.tensor3d(batch.locTargets, [b, p, 4], 'float32'),
-        labels: tf.tensor2d(batch.labels, [b, p], 'int32'),
-        ids: batch.ids,
-        indices: batch.indices,
-      };
-    });
-  }
-
-  async function* run(epoch: number): AsyncGenerator<TensorBatch | ArrayBatch> {
-    const order = shuffle
-      ? Array.from(permutation(size, createRng(mixSeed(seed, epoch)))) // two parts: no sample's stream
-      : Array.from({ length: size }, (_, i) => i);
-    const total = batchesPerEpoch === 0 ? 0 : Math.min(size, batchesPerEpoch * batchSize);
-    const results: (Encoded | undefined)[] = new Array(total);
-    const remaining = Array.from({ length: batchesPerEpoch }, (_, k) =>
-      Math.min(batchSize, total - k * batchSize),
-    );
-    const ready: { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void }[] =
-      remaining.map(() => {
-        let resolve!: () => void;
-        let reject!: (e: unknown) => void;
-        const promise = new Promise<void>((res, rej) => {
-          resolve = res;
-          reject = rej;
-        });
-        promise.catch(() => undefined); // surfaced when the consumer reaches the batch
-        return { promise, resolve, reject };
-      });
-    let nextPosition = 0;
-    let consumed = 0;
-    let stopped = false;
-    let wake: (() => void)[] = [];
-    const windowMoved = () => {
-      const w = wake;
-      wake = [];
-      for (const f of w) f();
-    };
-    const worker = async () => {
-      while (!stopped && nextPosition < total) {
-        const position = nextPosition;
-        const batch = Math.floor(position / batchSize);
-        if (batch >= consumed + prefetch) {
-          await new Promise<void>((res) => wake.push(res));
-          continue;
-        }
-        nextPosition++;
-        try {
-          results[position] = await prepare(order[position]!, epoch);
-          if (--remaining[batch]! === 0) ready[batch]!.resolve();
-        } catch (error) {
-          ready[batch]!.reject(error);
-          stopped = true;
-          windowMoved();
-        }
-      }
-    };
-    const workers = Array.from({ length: concurrency }, worker);
-    try {
-      for (let k = 0; k < batchesPerEpoch; k++) {
-        await ready[k]!.promise;
-        const start = k * batchSize;
-        const end = Math.min(total, start + batchSize);
-        const samples = results.slice(start, end) as Encoded[];
-        results.fill(undefined, start, end);
-        consumed = k + 1;
-        windowMoved();
-        const arrays = assemble(samples);
-        yield output === 'arrays' ? arrays : toTensors(arrays);
-      }
-    } finally {
-      stopped = true;
-      windowMoved();
-      await Promise.allSettled(workers);
+  async function* run(fromStep: number, endStep: number): AsyncGenerator<TensorBatch | HostBatch> {
+    if (batchesPerEpoch === 0) return;
+    let step = fromStep;
+    for await (const samples of mapGroups(drawsOf(fromStep, endStep), prepare, {
+      concurrency,
+      ahead: prefetch,
+    })) {
+      const host = assembleBatch(samples, step++, numAnchors);
+      yield output === 'arrays' ? host : batchToTensors(host, preprocess);
     }
   }
+
+  const epochRun = (epoch: number) => run(epoch * batchesPerEpoch, (epoch + 1) * batchesPerEpoch);
 
   return {
     batchesPerEpoch,
@@ -403,10 +197,19 @@ export function createLoader(
       if (!(Number.isInteger(epoch) && epoch >= 0)) {
         throw new LoaderError(`epoch must be a non-negative integer, got ${epoch}`);
       }
-      return run(epoch);
+      return epochRun(epoch);
+    },
+    batches({ fromStep = 0, endStep = Infinity }: StepRange = {}) {
+      if (!(Number.isInteger(fromStep) && fromStep >= 0)) {
+        throw new LoaderError(`fromStep must be a non-negative integer, got ${fromStep}`);
+      }
+      if (!((Number.isInteger(endStep) && endStep >= 0) || endStep === Infinity)) {
+        throw new LoaderError(`endStep must be a non-negative integer or Infinity, got ${endStep}`);
+      }
+      return run(fromStep, endStep);
     },
     [Symbol.asyncIterator]() {
-      return run(nextEpoch++);
+      return epochRun(nextEpoch++);
     },
   };
 }

@@ -2,12 +2,13 @@
  * The MultiBox loss as a Keras-style loss function `(yTrue, yPred) => Scalar`, for
  * `model.compile({ loss })` or a custom training loop of any tfjs-layers model.
  *
- * Packing (last axis):
+ * Packing (last axis), with C = numClasses = K + 1 (the K object classes plus
+ * background at 0; VOC: 21):
  * - `yPred` `[batch, numAnchors, 4 + C]`: `[locPred (4), logits (C)]` — concatenate
  *   the model's two outputs (`tf.layers.concatenate()`), or use `packPredictions`.
  * - `yTrue`, either
  *   - `[batch, numAnchors, 5]`: `[locTargets (4), label]`, the label as a float
- *     (0 background, 1..C−1, −1 ignored) — compact, for custom loops; or
+ *     (0 background, 1..K, −1 ignored) — compact, for custom loops; or
  *   - `[batch, numAnchors, 4 + C]`: `[locTargets (4), one-hot label (C)]`, an
  *     all-zero row meaning ignored — the same shape as `yPred`, which
  *     `model.fit` requires of targets.
@@ -25,9 +26,9 @@ const shapeOf = (t: tf.Tensor) => `shape [${t.shape.join(', ')}]`;
 /**
  * Packs targets for the Keras-style loss.
  * @param locTargets `[batch, numAnchors, 4]`.
- * @param labels `[batch, numAnchors]` int32: 0 background, 1..C−1, −1 ignored.
+ * @param labels `[batch, numAnchors]` int32: 0 background, 1..K, −1 ignored.
  * @returns `[batch, numAnchors, 5]` (`'label'`) or `[batch, numAnchors, 4 + numClasses]`
- *   (`'oneHot'`), float32, owned by the caller.
+ *   (`'oneHot'`; numClasses = K + 1, background included), float32, owned by the caller.
  */
 export function packTargets(
   locTargets: tf.Tensor,

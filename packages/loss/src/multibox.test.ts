@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { describe, expect, it } from 'vitest';
 import { expectArrayClose, expectNoTensorLeak, testRng } from '@ssd/testing';
 import { LossInputError, hardNegativeMask, multiboxLoss, smoothL1 } from './index';
+import type { MultiboxLoss } from './index';
 
 const LN2 = Math.log(2);
 const softplus = (a: number) => Math.log(1 + Math.exp(a));
@@ -23,14 +24,20 @@ function inputs(
   };
 }
 
-async function values(loss: { total: tf.Scalar; localization: tf.Scalar; confidence: tf.Scalar }) {
+async function values(loss: MultiboxLoss) {
   const out = {
     total: (await loss.total.data())[0]!,
     localization: (await loss.localization.data())[0]!,
     confidence: (await loss.confidence.data())[0]!,
   };
-  tf.dispose([loss.total, loss.localization, loss.confidence]);
+  tf.dispose([loss.total, loss.localization, loss.confidence, loss.numPositives]);
   return out;
+}
+
+async function numPositivesOf(loss: MultiboxLoss): Promise<number> {
+  const n = (await loss.numPositives.data())[0]!;
+  tf.dispose([loss.total, loss.localization, loss.confidence, loss.numPositives]);
+  return n;
 }
 
 const zeros = (p: number, c: number) =>
@@ -222,6 +229,71 @@ describe('multiboxLoss, hand-computed', () => {
       /options.negativesPerPositive/,
     );
     expect(() => multiboxLoss(predictions, targets, { minNegatives: 0.5 })).toThrow(/minNegatives/);
+    expect(() =>
+      multiboxLoss(predictions, targets, { reduction: 'none' as unknown as 'sum' }),
+    ).toThrow(/options.reduction: expected 'mean' or 'sum', got none/);
+  });
+});
+
+describe("reduction: 'sum'", () => {
+  it("gives 'mean' × positives, and numPositives counts the label > 0 anchors", async () => {
+    const { locPred, logits, locTargets, labels } = smallCase(8);
+    const p = { locPred, logits };
+    const t = { locTargets, labels };
+    const options = { negativesPerPositive: 2, locWeight: 0.7 };
+    // Image 0: labels 1 and 3; image 1: label 2; anchor 5 of image 0 ignored.
+    expect(await numPositivesOf(multiboxLoss(p, t, options))).toBe(3);
+    expect(await numPositivesOf(multiboxLoss(p, t, { ...options, reduction: 'sum' }))).toBe(3);
+    const mean = await values(multiboxLoss(p, t, options));
+    const sum = await values(multiboxLoss(p, t, { ...options, reduction: 'sum' }));
+    expect(mean.localization).toBeGreaterThan(0);
+    expect(sum.localization).toBeCloseTo(mean.localization * 3, 5);
+    expect(sum.confidence).toBeCloseTo(mean.confidence * 3, 5);
+    expect(sum.total).toBeCloseTo(sum.confidence + 0.7 * sum.localization, 5);
+    // The default is 'mean'.
+    expect(await values(multiboxLoss(p, t, { ...options, reduction: 'mean' }))).toEqual(mean);
+    tf.dispose([locPred, logits, locTargets, labels]);
+  });
+
+  it("the gradient of 'sum' is the gradient of 'mean' × positives", async () => {
+    const { locPred, logits, locTargets, labels } = smallCase(9);
+    const gradients = (reduction: 'mean' | 'sum') =>
+      tf.grads((l: tf.Tensor, g: tf.Tensor) =>
+        tf.tidy(
+          () =>
+            multiboxLoss({ locPred: l, logits: g }, { locTargets, labels }, { reduction }).total,
+        ),
+      )([locPred, logits]);
+    const mean = gradients('mean');
+    const sum = gradients('sum');
+    for (let i = 0; i < 2; i++) {
+      const scaled = Array.from(await mean[i]!.data(), (v) => v * 3);
+      expectArrayClose(await sum[i]!.data(), scaled, { atol: 1e-6, rtol: 1e-5 });
+    }
+    tf.dispose([...mean, ...sum, locPred, logits, locTargets, labels]);
+  });
+
+  it('a batch without positives gives finite sums and numPositives 0', async () => {
+    const { predictions, targets } = inputs(
+      [zeros(3, 4)],
+      [
+        [
+          [0, 1],
+          [0, 2],
+          [0, 3],
+        ],
+      ],
+      [zeros(3, 4)],
+      [[0, 0, -1]],
+    );
+    expect(await numPositivesOf(multiboxLoss(predictions, targets, { reduction: 'sum' }))).toBe(0);
+    const none = await values(multiboxLoss(predictions, targets, { reduction: 'sum' }));
+    expect(none).toEqual({ total: 0, localization: 0, confidence: 0 });
+    const some = await values(
+      multiboxLoss(predictions, targets, { reduction: 'sum', minNegatives: 5 }),
+    );
+    expect(Number.isFinite(some.total)).toBe(true);
+    expect(some.confidence).toBeCloseTo(softplus(1) + softplus(2), 5);
   });
 });
 

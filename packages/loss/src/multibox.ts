@@ -13,7 +13,7 @@ export interface MultiboxPredictions {
 export interface MultiboxTargets {
   /** `[batch, numAnchors, 4]` encoded offsets; read only where `labels > 0`. */
   locTargets: tf.Tensor;
-  /** `[batch, numAnchors]` int32: 0 background, 1..C−1 classes, −1 ignored. */
+  /** `[batch, numAnchors]` int32: 0 background, 1..K classes (K = numClasses − 1), −1 ignored. */
   labels: tf.Tensor;
 }
 
@@ -28,31 +28,46 @@ export interface MultiboxLossOptions {
    * without positives then contributes nothing.
    */
   minNegatives?: number;
+  /**
+   * `'mean'` (default): each term divided by max(1, positives in the batch), as
+   * Caffe and torchvision. `'sum'`: the un-normalised sums, for callers that
+   * normalise over several slices of one batch at once (data-parallel training:
+   * Σ sums / Σ `numPositives`).
+   */
+  reduction?: 'mean' | 'sum';
 }
 
 /** The loss terms, each a scalar owned by the caller. */
 export interface MultiboxLoss {
   /** confidence + locWeight · localization: what to minimise. */
   total: tf.Scalar;
-  /** Smooth-L1 over the positive anchors, divided by max(1, positives in the batch). */
+  /** Smooth-L1 over the positive anchors (`'mean'`: divided by max(1, positives in the batch)). */
   localization: tf.Scalar;
-  /** Cross-entropy over positives and mined negatives, divided by max(1, positives). */
+  /** Cross-entropy over positives and mined negatives (`'mean'`: divided by max(1, positives)). */
   confidence: tf.Scalar;
+  /** The number of positive anchors (label > 0) in the batch, float32; 0 when there are none. */
+  numPositives: tf.Scalar;
 }
 
 interface Resolved {
   negativesPerPositive: number;
   locWeight: number;
   minNegatives: number;
+  reduction: 'mean' | 'sum';
 }
 
 function resolveOptions(options: MultiboxLossOptions | undefined): Resolved {
-  const resolved = {
+  const reduction = options?.reduction ?? 'mean';
+  if (reduction !== 'mean' && reduction !== 'sum') {
+    throw new LossInputError('options.reduction', "'mean' or 'sum'", String(reduction));
+  }
+  const numeric = {
     negativesPerPositive: options?.negativesPerPositive ?? 3,
     locWeight: options?.locWeight ?? 1,
     minNegatives: options?.minNegatives ?? 0,
   };
-  for (const [name, value] of Object.entries(resolved)) {
+  const resolved = { ...numeric, reduction };
+  for (const [name, value] of Object.entries(numeric)) {
     if (!(Number.isFinite(value) && value >= 0)) {
       throw new LossInputError(`options.${name}`, 'a finite number ≥ 0', String(value));
     }
@@ -203,9 +218,11 @@ export function hardNegativeMask(
  *   the positive anchors (label > 0);
  * - confidence: softmax cross-entropy from the logits (a stable log-softmax), summed
  *   over the positives and, per image, the hard negatives of `hardNegativeMask`;
- * - both divided by max(1, number of positives in the batch); anchors labelled −1
- *   contribute nothing. A batch without positives gives a finite loss.
- * @returns scalars owned by the caller; every intermediate is freed.
+ * - both divided by max(1, number of positives in the batch) (`reduction: 'mean'`,
+ *   the default) or left as sums (`'sum'`); anchors labelled −1 contribute
+ *   nothing. A batch without positives gives a finite loss.
+ * @returns scalars owned by the caller (the terms and `numPositives`); every
+ *   intermediate is freed.
  */
 export function multiboxLoss(
   predictions: MultiboxPredictions,
@@ -221,7 +238,7 @@ export function multiboxLoss(
   return tf.tidy(() => {
     const isPositive = tf.greater(labels, 0); // [B, P]
     const positive = tf.cast(isPositive, 'float32');
-    const normalizer = tf.maximum(tf.sum(positive), 1);
+    const numPositives = tf.sum(positive) as tf.Scalar;
 
     // where() rather than a product: a wild prediction at a background anchor
     // (Inf) must not turn the sum into NaN.
@@ -240,10 +257,15 @@ export function multiboxLoss(
     const weight = tf.add(positive, hardNegativeMask(crossEntropy, labels, resolved));
     const confSum = sumAll(tf.mul(crossEntropy, weight));
 
-    const localization = tf.div(locSum, normalizer) as tf.Scalar;
-    const confidence = tf.div(confSum, normalizer) as tf.Scalar;
+    let localization = locSum;
+    let confidence = confSum;
+    if (resolved.reduction === 'mean') {
+      const normalizer = tf.maximum(numPositives, 1);
+      localization = tf.div(locSum, normalizer) as tf.Scalar;
+      confidence = tf.div(confSum, normalizer) as tf.Scalar;
+    }
     const total = tf.add(confidence, tf.mul(localization, resolved.locWeight)) as tf.Scalar;
-    return { total, localization, confidence };
+    return { total, localization, confidence, numPositives };
   });
 }
 
@@ -280,7 +302,8 @@ const sumAll = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {
 /**
  * Per-row softmax cross-entropy from logits, −log softmax(logits)[label], with the
  * stable log-sum-exp (logits shifted by their row maximum).
- * @param logits `[N, C]`. @param labels `[N]` int32; a label outside 0..C−1 gives 0.
+ * @param logits `[N, numClasses]`. @param labels `[N]` int32; a label outside
+ *   0..numClasses−1 gives 0.
  * @returns `[N]`; gradient w.r.t. logits dy·(softmax − oneHot(label)).
  */
 const softmaxCrossEntropy = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { SSD300_VOC, generateAnchorsPacked } from '@ssd/anchors';
-import { expectArrayClose, expectNoTensorLeak, testRng } from '@ssd/testing';
-import { expectBitwiseOnCpu } from './test-util';
+import { expectArrayClose, expectBitwiseOnCpu, expectNoTensorLeak, testRng } from '@ssd/testing';
 import {
   DECODE_EXP_CLIP,
   VARIANCES,
@@ -31,6 +30,9 @@ function boxesNearAnchors(seed: number): Float32Array {
   return out;
 }
 
+/** Packed boxes from literals (the packed API takes float32 boxes). */
+const f32 = (values: number[]) => new Float32Array(values);
+
 describe('box coder', () => {
   it('VARIANCES are the Caffe/ssd.pytorch constants (torchvision weights 10, 10, 5, 5)', () => {
     expect(VARIANCES).toEqual([0.1, 0.1, 0.2, 0.2]);
@@ -41,12 +43,12 @@ describe('box coder', () => {
   it('encodes a hand-computed box', () => {
     // Anchor cxcywh (0.5, 0.5, 0.2, 0.4); box centre (0.55, 0.55), size (0.2, 0.4):
     // ((0.05)/(0.2·0.1), (0.05)/(0.4·0.1), log 1 / 0.2, log 1 / 0.2) = (2.5, 1.25, 0, 0).
-    const code = encodeBoxesPacked([0.45, 0.35, 0.65, 0.75], [0.5, 0.5, 0.2, 0.4]);
+    const code = encodeBoxesPacked(f32([0.45, 0.35, 0.65, 0.75]), f32([0.5, 0.5, 0.2, 0.4]));
     expectArrayClose(code, [2.5, 1.25, 0, 0], { atol: 1e-5 });
     // Twice the width: log(2)/0.2 — the seed blog's prose swaps 5 and 10; its code does not.
-    const wide = encodeBoxesPacked([0.35, 0.35, 0.75, 0.75], [0.5, 0.5, 0.2, 0.4]);
+    const wide = encodeBoxesPacked(f32([0.35, 0.35, 0.75, 0.75]), f32([0.5, 0.5, 0.2, 0.4]));
     expectArrayClose(wide, [2.5, 1.25, Math.log(2) / 0.2, 0], { atol: 1e-5 });
-    expectArrayClose(decodeBoxesPacked(wide, [0.5, 0.5, 0.2, 0.4]), [0.35, 0.35, 0.75, 0.75], {
+    expectArrayClose(decodeBoxesPacked(wide, f32([0.5, 0.5, 0.2, 0.4])), [0.35, 0.35, 0.75, 0.75], {
       atol: 1e-6,
     });
   });
@@ -94,7 +96,7 @@ describe('box coder', () => {
   it('clamps the exponent so a wild prediction decodes finite', async () => {
     const loc = [0, 0, 1e6, 1e30];
     const anchor = [0.5, 0.5, 0.1, 0.1];
-    const box = decodeBoxesPacked(loc, anchor);
+    const box = decodeBoxesPacked(loc, f32(anchor));
     const limit = 0.05 * Math.exp(DECODE_EXP_CLIP); // half of 62.5 × 0.1
     expectArrayClose(box, [0.5 - limit, 0.5 - limit, 0.5 + limit, 0.5 + limit], { atol: 1e-5 });
     const t = decodeBoxes(tf.tensor2d([loc]), tf.tensor2d([anchor]));
@@ -106,7 +108,7 @@ describe('box coder', () => {
     expect(() => decodeBoxesPacked(new Float32Array(8), new Float32Array(4))).toThrow(/loc/);
     expect(() => encodeBoxesPacked(new Float32Array(8), new Float32Array(4))).toThrow(/anchors/);
     expect(() =>
-      encodeBoxesPacked([0, 0, 1, 1], [0.5, 0.5, 1, 1], { variances: [0.1, 0.1, 0.2] }),
+      encodeBoxesPacked(f32([0, 0, 1, 1]), f32([0.5, 0.5, 1, 1]), { variances: [0.1, 0.1, 0.2] }),
     ).toThrow(/variances/);
     expect(() => decodeBoxes(tf.zeros([2, 5, 4]), tf.zeros([4, 4]) as tf.Tensor2D)).toThrow(
       'loc: expected shape [..., 4, 4], got [2, 5, 4]',

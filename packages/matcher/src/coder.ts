@@ -6,7 +6,7 @@
  * same order as the tensor twins in `tensor.ts`, so on the tfjs `cpu` backend the
  * two produce identical bits.
  */
-import { BoxShapeError } from '@ssd/geometry';
+import { BoxShapeError, type PackedBoxes } from '@ssd/geometry';
 import { MatcherInputError } from './errors';
 
 const f = Math.fround;
@@ -93,8 +93,8 @@ export function encodeOne(
  * @returns `[N * 4]` offsets; `decodeBoxesPacked` inverts them.
  */
 export function encodeBoxesPacked(
-  boxes: ArrayLike<number>,
-  anchors: ArrayLike<number>,
+  boxes: PackedBoxes<'xyxy', 'relative'>,
+  anchors: PackedBoxes<'cxcywh', 'relative'>,
   options?: BoxCoderOptions,
 ): Float32Array {
   const n = packedCount(boxes, 'boxes');
@@ -116,9 +116,9 @@ export function encodeBoxesPacked(
  */
 export function decodeBoxesPacked(
   loc: ArrayLike<number>,
-  anchors: ArrayLike<number>,
+  anchors: PackedBoxes<'cxcywh', 'relative'>,
   options?: BoxCoderOptions,
-): Float32Array {
+): PackedBoxes<'xyxy', 'relative'> {
   const n = packedCount(anchors, 'anchors');
   if (loc.length !== n * 4) {
     throw new BoxShapeError('loc', `[${n} * 4] (one per anchor)`, `length ${loc.length}`);

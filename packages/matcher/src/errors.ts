@@ -1,6 +1,6 @@
 /**
  * Thrown for input the matcher cannot use: a degenerate or non-finite ground-truth
- * box, a label outside 1..C, a threshold out of range. `field` names the argument
+ * box, a label outside 1..K, a threshold out of range. `field` names the argument
  * and element (`gtBoxes[3]`), `value` is what arrived.
  */
 export class MatcherInputError extends Error {

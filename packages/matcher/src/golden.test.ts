@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { SSD300_VOC, generateAnchorsPacked } from '@ssd/anchors';
 import { encodeTargets, matchAnchors } from './index';
-import { expectSameArray } from './test-util';
+import { expectSameArray } from '@ssd/testing';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const int32 = (name: string) => {

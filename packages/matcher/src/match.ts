@@ -1,23 +1,31 @@
 /**
  * Matching default boxes to ground truth on packed arrays.
  *
- * IoU is computed in IEEE float32, one rounding per operation, in the order of
- * torchvision's `box_iou` (and of `encodeTargetsBatch`): corners
- * x1 = cx − 0.5·w, areas (x2 − x1)·(y2 − y1), intersection
- * max(0, min(x2) − max(x1))·max(0, min(y2) − max(y1)), union
- * (area_gt + area_anchor) − intersection. Equal inputs therefore give equal IoUs
+ * IoU comes from `@ssd/geometry`'s `pairwiseIouPacked` in float32 precision: one
+ * rounding per operation, in the order of torchvision's `box_iou` (and of
+ * `encodeTargetsBatch`): corners x1 = cx − w/2, areas (x2 − x1)·(y2 − y1),
+ * intersection max(0, min(x2) − max(x1))·max(0, min(y2) − max(y1)), union
+ * (area_anchor + area_gt) − intersection. Equal inputs therefore give equal IoUs
  * here, in torchvision and on the tfjs `cpu` backend, and the argmax
  * tie-breaking below decides the same way in all three.
  */
+import { convertBoxesPacked, pairwiseIouPacked, type PackedBoxes } from '@ssd/geometry';
 import { MatcherInputError } from './errors';
 import { packedCount } from './coder';
 
 const f = Math.fround;
 
-/** Matched index of an anchor that is background. */
-export const BACKGROUND = -1;
-/** Matched index of an anchor inside the ignore band (excluded from both losses). */
-export const IGNORED = -2;
+/**
+ * Match result of an anchor whose best IoU is below every threshold: it matches no
+ * box and trains as background (label 0). torchvision's `Matcher.BELOW_LOW_THRESHOLD`.
+ */
+export const MATCH_BELOW_THRESHOLD = -1;
+/**
+ * Match result of an anchor in the ignore band `[negativeIouThreshold,
+ * iouThreshold)`: excluded from both losses (label −1). torchvision's
+ * `Matcher.BETWEEN_THRESHOLDS`.
+ */
+export const MATCH_BETWEEN_THRESHOLDS = -2;
 
 /** How anchors are paired with ground-truth boxes. */
 export type MatchStrategy = 'ssd' | 'bipartite';
@@ -142,48 +150,6 @@ export function toFloat32(values: ArrayLike<number>): Float32Array {
   return values instanceof Float32Array ? values : Float32Array.from(values);
 }
 
-/** Anchor corners and areas in float32: `[P * 5]` (x1, y1, x2, y2, area). */
-function anchorCorners(anchors: ArrayLike<number>, numAnchors: number): Float32Array {
-  const out = new Float32Array(numAnchors * 5);
-  for (let p = 0; p < numAnchors; p++) {
-    const cx = anchors[p * 4]!;
-    const cy = anchors[p * 4 + 1]!;
-    const halfW = f(anchors[p * 4 + 2]! * 0.5);
-    const halfH = f(anchors[p * 4 + 3]! * 0.5);
-    const x1 = f(cx - halfW);
-    const y1 = f(cy - halfH);
-    const x2 = f(cx + halfW);
-    const y2 = f(cy + halfH);
-    const o = p * 5;
-    out[o] = x1;
-    out[o + 1] = y1;
-    out[o + 2] = x2;
-    out[o + 3] = y2;
-    out[o + 4] = f(f(x2 - x1) * f(y2 - y1));
-  }
-  return out;
-}
-
-/** float32 IoU of anchor corners `a` (at offset ao) and gt box `g` (xyxy, with area). */
-function iou(a: Float32Array, ao: number, gt: ArrayLike<number>, go: number, gtArea: number) {
-  let w = f(Math.min(a[ao + 2]!, gt[go + 2]!) - Math.max(a[ao]!, gt[go]!));
-  let h = f(Math.min(a[ao + 3]!, gt[go + 3]!) - Math.max(a[ao + 1]!, gt[go + 1]!));
-  if (w < 0) w = 0;
-  if (h < 0) h = 0;
-  const inter = f(w * h);
-  const union = f(f(gtArea + a[ao + 4]!) - inter);
-  return union > 0 ? f(inter / union) : 0;
-}
-
-function gtAreas(gtBoxes: ArrayLike<number>, numGt: number): Float32Array {
-  const areas = new Float32Array(numGt);
-  for (let g = 0; g < numGt; g++) {
-    const o = g * 4;
-    areas[g] = f(f(gtBoxes[o + 2]! - gtBoxes[o]!) * f(gtBoxes[o + 3]! - gtBoxes[o + 1]!));
-  }
-  return areas;
-}
-
 /** The threshold rule for an anchor whose best box is `bestGt` at IoU `best`. */
 function thresholdRule(best: number, bestGt: number, options: ResolvedMatchOptions): number {
   if (bestGt >= 0 && best >= options.iouThreshold) return bestGt;
@@ -192,75 +158,75 @@ function thresholdRule(best: number, bestGt: number, options: ResolvedMatchOptio
     options.negativeIouThreshold !== undefined &&
     best >= options.negativeIouThreshold
   ) {
-    return IGNORED;
+    return MATCH_BETWEEN_THRESHOLDS;
   }
-  return BACKGROUND;
+  return MATCH_BELOW_THRESHOLD;
+}
+
+/**
+ * Per anchor: its best box and the threshold rule. Boxes are visited in ascending
+ * order with strict comparisons, so the lowest index wins a tie, as torch's
+ * max(dim). Also returns each box's best anchor (the first maximum) and its IoU.
+ */
+function bestPerAnchor(
+  ious: Float32Array,
+  numAnchors: number,
+  valid: Uint8Array,
+  options: ResolvedMatchOptions,
+): { matches: Int32Array; gtBest: Float32Array; gtBestAnchor: Int32Array } {
+  const numGt = valid.length;
+  const best = new Float32Array(numAnchors).fill(-1);
+  const bestGt = new Int32Array(numAnchors).fill(-1);
+  const gtBest = new Float32Array(numGt).fill(-1);
+  const gtBestAnchor = new Int32Array(numGt).fill(-1);
+  for (let g = 0; g < numGt; g++) {
+    if (!valid[g]) continue;
+    const row = g * numAnchors;
+    let bestOfBox = -1;
+    let bestAnchorOfBox = -1;
+    for (let p = 0; p < numAnchors; p++) {
+      const v = ious[row + p]!;
+      if (v > best[p]!) {
+        best[p] = v;
+        bestGt[p] = g;
+      }
+      if (v > bestOfBox) {
+        bestOfBox = v;
+        bestAnchorOfBox = p;
+      }
+    }
+    gtBest[g] = bestOfBox;
+    gtBestAnchor[g] = bestAnchorOfBox;
+  }
+  const matches = new Int32Array(numAnchors);
+  for (let p = 0; p < numAnchors; p++) matches[p] = thresholdRule(best[p]!, bestGt[p]!, options);
+  return { matches, gtBest, gtBestAnchor };
 }
 
 function matchSsd(
-  corners: Float32Array,
+  ious: Float32Array,
   numAnchors: number,
-  gtBoxes: ArrayLike<number>,
   valid: Uint8Array,
   options: ResolvedMatchOptions,
 ): Int32Array {
-  const numGt = valid.length;
-  const areas = gtAreas(gtBoxes, numGt);
-  const gtBest = new Float32Array(numGt).fill(-1);
-  const gtBestAnchor = new Int32Array(numGt).fill(-1);
-  const matches = new Int32Array(numAnchors);
-  for (let p = 0; p < numAnchors; p++) {
-    let best = -1;
-    let bestGt = -1;
-    for (let g = 0; g < numGt; g++) {
-      if (!valid[g]) continue;
-      const v = iou(corners, p * 5, gtBoxes, g * 4, areas[g]!);
-      // Strict comparisons: the lowest index wins a tie, as torch's max(dim).
-      if (v > best) {
-        best = v;
-        bestGt = g;
-      }
-      if (v > gtBest[g]!) {
-        gtBest[g] = v;
-        gtBestAnchor[g] = p;
-      }
-    }
-    matches[p] = thresholdRule(best, bestGt, options);
-  }
+  const { matches, gtBest, gtBestAnchor } = bestPerAnchor(ious, numAnchors, valid, options);
   // Forced matches, in ascending box order: where one anchor is the best of two
   // boxes, the later box wins (torchvision's index assignment, ssd.pytorch's loop).
   // A box that overlaps no anchor at all is left unmatched.
-  for (let g = 0; g < numGt; g++) {
+  for (let g = 0; g < valid.length; g++) {
     if (valid[g] && gtBest[g]! > 0) matches[gtBestAnchor[g]!] = g;
   }
   return matches;
 }
 
 function matchBipartite(
-  corners: Float32Array,
+  ious: Float32Array,
   numAnchors: number,
-  gtBoxes: ArrayLike<number>,
   valid: Uint8Array,
   options: ResolvedMatchOptions,
 ): Int32Array {
   const numGt = valid.length;
-  const areas = gtAreas(gtBoxes, numGt);
-  const table = new Float32Array(numGt * numAnchors); // [G, P]
-  const matches = new Int32Array(numAnchors);
-  for (let p = 0; p < numAnchors; p++) {
-    let best = -1;
-    let bestGt = -1;
-    for (let g = 0; g < numGt; g++) {
-      if (!valid[g]) continue;
-      const v = iou(corners, p * 5, gtBoxes, g * 4, areas[g]!);
-      table[g * numAnchors + p] = v;
-      if (v > best) {
-        best = v;
-        bestGt = g;
-      }
-    }
-    matches[p] = thresholdRule(best, bestGt, options);
-  }
+  const { matches } = bestPerAnchor(ious, numAnchors, valid, options);
   // Greedy one-to-one assignment: the highest-IoU (box, free anchor) pair first;
   // ties go to the lower box index, then the lower anchor index. Pairs with IoU 0
   // are never assigned.
@@ -273,8 +239,9 @@ function matchBipartite(
     let bestP = -1;
     const row = g * numAnchors;
     for (let p = 0; p < numAnchors; p++) {
-      if (!taken[p] && table[row + p]! > best) {
-        best = table[row + p]!;
+      const v = ious[row + p]!;
+      if (!taken[p] && v > best) {
+        best = v;
         bestP = p;
       }
     }
@@ -305,11 +272,12 @@ function matchBipartite(
  * Matches default boxes to ground-truth boxes of one image.
  * @param anchors `[P * 4]`, cxcywh, relative.
  * @param gtBoxes `[G * 4]`, xyxy, relative (any common scale works).
- * @returns `[P]`: the matched box index in 0..G−1, `-1` background, `-2` ignored.
+ * @returns `[P]`: the matched box index in 0..G−1, {@link MATCH_BELOW_THRESHOLD}
+ *   (`-1`, background) or {@link MATCH_BETWEEN_THRESHOLDS} (`-2`, ignored).
  */
 export function matchAnchors(
-  anchors: ArrayLike<number>,
-  gtBoxes: ArrayLike<number>,
+  anchors: PackedBoxes<'cxcywh', 'relative'>,
+  gtBoxes: PackedBoxes<'xyxy', 'relative'>,
   options?: MatchOptions,
 ): Int32Array {
   const resolved = resolveMatchOptions(options);
@@ -318,16 +286,17 @@ export function matchAnchors(
 }
 
 export function matchValidated(
-  anchors: ArrayLike<number>,
-  gtBoxes: ArrayLike<number>,
+  anchors: PackedBoxes<'cxcywh', 'relative'>,
+  gtBoxes: PackedBoxes<'xyxy', 'relative'>,
   valid: Uint8Array,
   options: ResolvedMatchOptions,
 ): Int32Array {
   const numAnchors = packedCount(anchors, 'anchors');
-  if (!valid.includes(1)) return new Int32Array(numAnchors).fill(BACKGROUND);
-  const corners = anchorCorners(toFloat32(anchors), numAnchors);
-  const gt = toFloat32(gtBoxes);
+  if (!valid.includes(1)) return new Int32Array(numAnchors).fill(MATCH_BELOW_THRESHOLD);
+  // float32 anchor corners: fround(cx ∓ w/2), w/2 being exact in float32.
+  const corners = convertBoxesPacked(toFloat32(anchors), 'cxcywh', 'xyxy');
+  const ious = pairwiseIouPacked(toFloat32(gtBoxes), corners, 'xyxy', { precision: 'float32' }); // [G, P]
   return options.strategy === 'bipartite'
-    ? matchBipartite(corners, numAnchors, gt, valid, options)
-    : matchSsd(corners, numAnchors, gt, valid, options);
+    ? matchBipartite(ious, numAnchors, valid, options)
+    : matchSsd(ious, numAnchors, valid, options);
 }

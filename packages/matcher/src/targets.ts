@@ -1,9 +1,9 @@
 import { generateAnchorsPacked, type AnchorConfig } from '@ssd/anchors';
-import { BoxShapeError } from '@ssd/geometry';
+import { BoxShapeError, type NumClasses, type PackedBoxes } from '@ssd/geometry';
 import { encodeOne, packedCount, resolveVariances, type BoxCoderOptions } from './coder';
 import { MatcherInputError } from './errors';
 import {
-  IGNORED,
+  MATCH_BETWEEN_THRESHOLDS,
   matchValidated,
   resolveMatchOptions,
   toFloat32,
@@ -13,21 +13,21 @@ import {
 
 export interface EncodeTargetsOptions extends MatchOptions, BoxCoderOptions {
   /**
-   * If given, labels must lie in 1..numClasses−1 (numClasses counts the
-   * background, VOC: 21); otherwise any integer ≥ 1 is accepted.
+   * The K object classes plus background (VOC: 21). If given, labels must lie
+   * in 1..numClasses−1; otherwise any integer ≥ 1 is accepted.
    */
-  numClasses?: number;
+  numClasses?: NumClasses;
 }
 
 /** Training targets of one image. */
 export interface Targets {
   /** `[P * 4]` encoded offsets of each positive anchor's box; 0 elsewhere. */
   locTargets: Float32Array;
-  /** `[P]`: 0 background, 1..C−1 the matched box's class, −1 ignored. */
+  /** `[P]`: 0 background, 1..K the matched box's class, −1 ignored. */
   labels: Int32Array;
 }
 
-function validateLabels(gtLabels: ArrayLike<number>, numGt: number, numClasses?: number): void {
+function validateLabels(gtLabels: ArrayLike<number>, numGt: number, numClasses?: NumClasses): void {
   if (gtLabels.length !== numGt) {
     throw new BoxShapeError('gtLabels', `[${numGt}] (one per box)`, `length ${gtLabels.length}`);
   }
@@ -62,11 +62,11 @@ function validateLabels(gtLabels: ArrayLike<number>, numGt: number, numClasses?:
  * without boxes gives all-background targets.
  * @param anchors `[P * 4]`, cxcywh, relative.
  * @param gtBoxes `[G * 4]`, xyxy, relative.
- * @param gtLabels `[G]`, 1..C−1.
+ * @param gtLabels `[G]`, 1..K (K = numClasses − 1).
  */
 export function encodeTargets(
-  anchors: ArrayLike<number>,
-  gtBoxes: ArrayLike<number>,
+  anchors: PackedBoxes<'cxcywh', 'relative'>,
+  gtBoxes: PackedBoxes<'xyxy', 'relative'>,
   gtLabels: ArrayLike<number>,
   options?: EncodeTargetsOptions,
 ): Targets {
@@ -86,7 +86,7 @@ export function encodeTargets(
     if (g >= 0) {
       labels[p] = gtLabels[g]!;
       encodeOne(gt32, g, anchors32, p, v, locTargets);
-    } else if (g === IGNORED) {
+    } else if (g === MATCH_BETWEEN_THRESHOLDS) {
       labels[p] = -1;
     }
   }
@@ -98,9 +98,9 @@ export function encodeTargets(
  * (a config, generated once, or packed boxes) and the options are fixed up front.
  */
 export function createTargetEncoder(
-  anchors: AnchorConfig | ArrayLike<number>,
+  anchors: AnchorConfig | PackedBoxes<'cxcywh', 'relative'>,
   options?: EncodeTargetsOptions,
-): (gtBoxes: ArrayLike<number>, gtLabels: ArrayLike<number>) => Targets {
+): (gtBoxes: PackedBoxes<'xyxy', 'relative'>, gtLabels: ArrayLike<number>) => Targets {
   const packed = 'featureMapSizes' in anchors ? generateAnchorsPacked(anchors) : toFloat32(anchors);
   resolveMatchOptions(options);
   resolveVariances(options);

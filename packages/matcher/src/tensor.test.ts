@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { SSD300_VOC, anchorConfigFromScales, generateAnchorsPacked } from '@ssd/anchors';
-import { expectNoTensorLeak, testRng } from '@ssd/testing';
-import { expectBitwiseOnCpu, expectSameArray } from './test-util';
+import { expectBitwiseOnCpu, expectNoTensorLeak, expectSameArray, testRng } from '@ssd/testing';
 import { createTargetEncoder, encodeTargets, encodeTargetsBatch, matchAnchors } from './index';
 
 const anchors = generateAnchorsPacked(SSD300_VOC);

@@ -7,7 +7,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BoxShapeError } from '@ssd/geometry';
 import { DECODE_EXP_CLIP, resolveVariances, type BoxCoderOptions } from './coder';
 import { MatcherInputError } from './errors';
-import { BACKGROUND, IGNORED, resolveMatchOptions, type MatchOptions } from './match';
+import {
+  MATCH_BELOW_THRESHOLD,
+  MATCH_BETWEEN_THRESHOLDS,
+  resolveMatchOptions,
+  type MatchOptions,
+} from './match';
 
 function shapeString(t: tf.Tensor): string {
   return `[${t.shape.join(', ')}]`;
@@ -103,9 +108,9 @@ export function decodeBoxes<T extends tf.Tensor>(
 export interface BatchTargets {
   /** `[B, P, 4]` offsets; 0 where the anchor is not positive. */
   locTargets: tf.Tensor3D;
-  /** `[B, P]` int32: 0 background, 1..C−1 classes, −1 ignored. */
+  /** `[B, P]` int32: 0 background, 1..K classes, −1 ignored. */
   labels: tf.Tensor2D;
-  /** `[B, P]` int32 matched box index, −1 background, −2 ignored. */
+  /** `[B, P]` int32 matched box index, −1 background, −2 ignored (as `matchAnchors`). */
   matches: tf.Tensor2D;
 }
 
@@ -146,7 +151,7 @@ export function encodeTargetsBatch(
     return {
       locTargets: tf.zeros([batch, numAnchors, 4]),
       labels: tf.zeros([batch, numAnchors], 'int32'),
-      matches: tf.fill([batch, numAnchors], BACKGROUND, 'int32'),
+      matches: tf.fill([batch, numAnchors], MATCH_BELOW_THRESHOLD, 'int32'),
     };
   }
   return tf.tidy(() => {
@@ -187,14 +192,18 @@ export function encodeTargetsBatch(
     let matches = tf.where(
       tf.greaterEqual(bestIou, resolved.iouThreshold),
       bestGt,
-      tf.fill([batch, numAnchors], BACKGROUND, 'int32'),
+      tf.fill([batch, numAnchors], MATCH_BELOW_THRESHOLD, 'int32'),
     );
     if (resolved.negativeIouThreshold !== undefined) {
       const band = tf.logicalAnd(
         tf.greaterEqual(bestIou, resolved.negativeIouThreshold),
         tf.less(bestIou, resolved.iouThreshold),
       );
-      matches = tf.where(band, tf.fill([batch, numAnchors], IGNORED, 'int32'), matches);
+      matches = tf.where(
+        band,
+        tf.fill([batch, numAnchors], MATCH_BETWEEN_THRESHOLDS, 'int32'),
+        matches,
+      );
     }
     // Per box: best anchor (first maximum) is forced; of two boxes sharing one
     // best anchor the later box wins, hence the max over (index + 1).
@@ -221,7 +230,7 @@ export function encodeTargetsBatch(
       positive,
       tf.gather(tf.reshape(labelsInt, [batch * numGt]), flatIndex),
       tf.where(
-        tf.equal(matches, IGNORED),
+        tf.equal(matches, MATCH_BETWEEN_THRESHOLDS),
         tf.fill([batch, numAnchors], -1, 'int32'),
         tf.zerosLike(matches),
       ),

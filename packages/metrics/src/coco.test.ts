@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateDetections, type EvaluationDetection, type GroundTruth } from './index';
+import { evaluateDetections, type EvaluationDetection, type EvaluationGroundTruth } from './index';
 
 const NAMES = ['cat', 'dog'];
 const det = (box: number[], classId: number, score: number): EvaluationDetection => ({
@@ -7,12 +7,12 @@ const det = (box: number[], classId: number, score: number): EvaluationDetection
   classId,
   score,
 });
-const gt = (boxes: number[][], labels: number[], difficult?: number[]): GroundTruth => ({
+const gt = (boxes: number[][], labels: number[], difficult?: number[]): EvaluationGroundTruth => ({
   boxes: new Float32Array(boxes.flat()),
   labels: new Int32Array(labels),
   difficult: new Uint8Array(difficult ?? labels.map(() => 0)),
 });
-const coco = (dets: EvaluationDetection[][], gts: GroundTruth[], maxDetections = 100) =>
+const coco = (dets: EvaluationDetection[][], gts: EvaluationGroundTruth[], maxDetections = 100) =>
   evaluateDetections(dets, gts, { classNames: NAMES, coco: { maxDetections } }).coco!;
 
 const A = [0, 0, 100, 100];

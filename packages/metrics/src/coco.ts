@@ -13,6 +13,8 @@
  *   10 IoU thresholds; classes without non-ignored ground truth are excluded.
  * IoU is continuous (no `+1`), as in COCO.
  */
+import { pairwiseIouPacked } from '@ssd/geometry';
+
 import { COCO_IOU_THRESHOLDS, coco101AveragePrecision } from './ap';
 import { bucketByClass, groupByImage, rankByScore, type EvaluationStore } from './store';
 import type { CocoEvaluation } from './types';
@@ -88,8 +90,14 @@ export function evaluateCoco(
       for (let k = gtStart[image]!, g = firstIgnored; k < gtStart[image + 1]!; k++) {
         if (gtDifficult[gtRows[k]!]) gts[g++] = gtRows[k]!;
       }
+      // Continuous float64 IoU, as pycocotools' `bbIou` (non-crowd).
       const ious = scratch.ious(numDets * numGts);
-      pairwiseIou(dets, numDets, gts, numGts, detBox, gtBox, ious);
+      pairwiseIouPacked(
+        scratch.gather(dets, numDets, detBox, 0),
+        scratch.gather(gts, numGts, gtBox, 1),
+        'xyxy',
+        { out: ious },
+      );
       const taken = scratch.taken(numGts);
       for (let t = 0; t < numThresholds; t++) {
         taken.fill(0, 0, numGts);
@@ -180,39 +188,21 @@ class Scratch {
     if (n > this.gtBuffer.length) this.gtBuffer = new Int32Array(n * 2);
     return this.gtBuffer;
   }
+  private boxBuffers = [new Float64Array(1024), new Float64Array(256)];
+  /** `[n * n']` view of the IoU buffer. */
   ious(n: number): Float64Array {
     if (n > this.iouBuffer.length) this.iouBuffer = new Float64Array(n * 2);
-    return this.iouBuffer;
+    return this.iouBuffer.subarray(0, n);
+  }
+  /** Boxes `rows[0..n)` of `boxes` packed `[n * 4]` into box buffer `which`. */
+  gather(rows: Int32Array, n: number, boxes: Float64Array, which: 0 | 1): Float64Array {
+    let buffer = this.boxBuffers[which]!;
+    if (n * 4 > buffer.length) buffer = this.boxBuffers[which] = new Float64Array(n * 8);
+    for (let i = 0; i < n; i++) buffer.set(boxes.subarray(rows[i]! * 4, rows[i]! * 4 + 4), i * 4);
+    return buffer.subarray(0, n * 4);
   }
   taken(n: number): Uint8Array {
     if (n > this.takenBuffer.length) this.takenBuffer = new Uint8Array(n * 2);
     return this.takenBuffer;
-  }
-}
-
-/** `[numDets * numGts]` continuous IoU into `out`, as pycocotools' `bbIou` (non-crowd). */
-function pairwiseIou(
-  dets: Int32Array,
-  numDets: number,
-  gts: Int32Array,
-  numGts: number,
-  detBox: Float64Array,
-  gtBox: Float64Array,
-  out: Float64Array,
-): void {
-  for (let i = 0; i < numDets; i++) {
-    const d = dets[i]! * 4;
-    const areaD = (detBox[d + 2]! - detBox[d]!) * (detBox[d + 3]! - detBox[d + 1]!);
-    for (let j = 0; j < numGts; j++) {
-      const g = gts[j]! * 4;
-      out[i * numGts + j] = 0;
-      const w = Math.min(detBox[d + 2]!, gtBox[g + 2]!) - Math.max(detBox[d]!, gtBox[g]!);
-      if (w <= 0) continue;
-      const h = Math.min(detBox[d + 3]!, gtBox[g + 3]!) - Math.max(detBox[d + 1]!, gtBox[g + 1]!);
-      if (h <= 0) continue;
-      const inter = w * h;
-      const areaG = (gtBox[g + 2]! - gtBox[g]!) * (gtBox[g + 3]! - gtBox[g + 1]!);
-      out[i * numGts + j] = inter / (areaD + areaG - inter);
-    }
   }
 }

@@ -5,7 +5,7 @@ import {
   EvaluationOptionError,
   evaluateDetections,
   type EvaluationDetection,
-  type GroundTruth,
+  type EvaluationGroundTruth,
 } from './index';
 
 const NAMES = ['cat', 'dog', 'bird'];
@@ -21,7 +21,7 @@ function det(
   return { box: { xMin, yMin, xMax, yMax }, classId, score };
 }
 
-function gt(boxes: number[][], labels: number[], difficult?: number[]): GroundTruth {
+function gt(boxes: number[][], labels: number[], difficult?: number[]): EvaluationGroundTruth {
   return {
     boxes: new Float32Array(boxes.flat()),
     labels: new Int32Array(labels),
@@ -342,7 +342,7 @@ describe('DetectionEvaluator (streaming)', () => {
 });
 
 describe('bad input', () => {
-  const add = (dets: EvaluationDetection[], truth: GroundTruth, id = 'img7') => {
+  const add = (dets: EvaluationDetection[], truth: EvaluationGroundTruth, id = 'img7') => {
     const evaluator = new DetectionEvaluator({ classNames: NAMES });
     evaluator.add(id, dets, truth);
     return evaluator;

@@ -16,7 +16,7 @@ export type {
   EvaluationDetection,
   EvaluationOptions,
   EvaluationResult,
-  GroundTruth,
+  EvaluationGroundTruth,
   IouMode,
   PixelBox,
 } from './types';

@@ -1,32 +1,27 @@
+import type { BoxCorners, Detection } from '@ssd/geometry';
+
 import type { ApMethod } from './ap';
 
-/** Corners of a box in pixels of the original image (the `@ssd/detect` form). */
-export interface PixelBox {
-  xMin: number;
-  yMin: number;
-  xMax: number;
-  yMax: number;
-}
+/** Corners of a box in pixels of the original image: `@ssd/geometry`'s `BoxCorners`. */
+export type PixelBox = BoxCorners;
 
 /**
- * One detection. `@ssd/detect`'s `Detection` is assignable to it: `classId` is
- * the label (1..C, 0 is background and never a detection), `box` is in pixels
- * of the original image, in the same frame as the ground-truth boxes.
+ * One detection: the fields of `@ssd/geometry`'s `Detection` that evaluation
+ * reads (a `Detection`, as `@ssd/detect` returns it, can be passed). `classId` is
+ * the label (1..K, 0 is background and never a detection), `box` is in pixels of
+ * the original image, in the same frame as the ground-truth boxes.
  */
-export interface EvaluationDetection {
-  box: PixelBox;
-  classId: number;
-  score: number;
-}
+export type EvaluationDetection = Pick<Detection, 'box' | 'classId' | 'score'>;
 
 /**
- * The ground truth of one image: the `boxes`, `labels` and `difficult`
- * fields of `@ssd/voc`'s `Sample` (a `Sample` itself can be passed).
+ * The ground truth of one image: the `boxes`, `labels` and `difficult` fields of
+ * `@ssd/geometry`'s `GroundTruth` (a `GroundTruth` or a `Sample` can be passed),
+ * as any numeric arrays; `difficult` may be omitted (then every box counts).
  */
-export interface GroundTruth {
+export interface EvaluationGroundTruth {
   /** `[G * 4]` xyxy, absolute 0-based pixels. */
   boxes: ArrayLike<number>;
-  /** `[G]`, 1..C. */
+  /** `[G]`, 1..K. */
   labels: ArrayLike<number>;
   /** `[G]`, non-zero for boxes marked `difficult`; all zero when omitted. */
   difficult?: ArrayLike<number>;

@@ -1,31 +1,28 @@
-export { AtrousConv2D, L2Normalization, atrousConv2d } from './layers';
+export { AtrousConv2D, L2Normalization } from './layers';
 export type { AtrousConv2DArgs, L2NormalizationArgs } from './layers';
 export {
   SsdConfigError,
   anchorConfigForInputSize,
   anchorConfigForModel,
   createSsdVgg16,
-  headLayerNames,
   ssdFeatureMapSizes,
 } from './model';
 export type { SsdVgg16Options } from './model';
 export { PREPROCESS_MEAN_RGB, preprocess } from './preprocess';
+export { WeightsFileError, loadSsdModel, saveSsdModel } from './io';
+export type { ModelLocation } from './io';
 export {
-  MAX_MODEL_JSON_BYTES,
-  MAX_WEIGHT_BYTES,
-  WeightsFileError,
-  fileSystemHandler,
-  loadSsdModel,
+  DEFAULT_PREPROCESSING,
+  modelInputScale,
   readSsdMetadata,
-  saveSsdModel,
-} from './io';
-export type { SsdMetadata } from './io';
+  setSsdMetadata,
+  validateSsdMetadata,
+} from './metadata';
+export type { SsdMetadata, SsdPreprocessing } from './metadata';
 export {
-  MAX_SAFETENSORS_HEADER_BYTES,
   WeightImportError,
   loadKerasVgg16Weights,
   loadTorchvisionWeights,
   parseSafetensors,
-  readSafetensorsFile,
 } from './weights';
 export type { SafetensorsEntry, TorchTensors, TorchvisionImportOptions } from './weights';

@@ -20,10 +20,10 @@ import {
   anchorConfigForModel,
   readSsdMetadata,
   createSsdVgg16,
-  fileSystemHandler,
-  loadSsdModel,
-  saveSsdModel,
+  loadSsdModel as loadFromHandler,
+  saveSsdModel as saveToHandler,
 } from './index';
+import { fileSystemHandler, loadSsdModel, saveSsdModel } from './node';
 
 const root = mkdtempSync(join(tmpdir(), 'vgg-ssd-io-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -72,7 +72,13 @@ describe('save → load', () => {
     const loaded = await tfl.loadLayersModel(fileSystemHandler(dir));
     expect(loaded.getLayer('conv4_3_norm')).toBeInstanceOf(L2Normalization);
     expect(loaded.getLayer('fc6')).toBeInstanceOf(AtrousConv2D);
-    expect(readSsdMetadata(loaded)).toEqual({ anchorConfig, labels: ['cat', 'dog'] });
+    expect(readSsdMetadata(loaded)).toEqual({
+      anchorConfig,
+      labels: ['cat', 'dog'],
+      inputSize: 64,
+      preprocessing: { resize: 'bilinear-half-pixel', meanRgb: [123, 117, 104] },
+      inputScale: 1,
+    });
     await expect(saveSsdModel(model, dir, { anchorConfig, labels: ['cat'] })).rejects.toThrow(
       'metadata.labels: expected 2 names (classes 1..2), got 1',
     );
@@ -99,6 +105,41 @@ describe('save → load', () => {
     expect(await outputs(loaded, x)).toEqual(await outputs(second, x));
     tf.dispose(x);
     [first, second, loaded].forEach((m) => m.dispose());
+  });
+});
+
+describe('the main entry: any IOHandler, no file system', () => {
+  it('saves to and loads from memory with the metadata and bitwise-equal outputs', async () => {
+    const model = tinyModel(7);
+    const anchorConfig = anchorConfigForModel(model, SSD300_VOC);
+    let saved: tf.io.ModelArtifacts | undefined;
+    await saveToHandler(
+      model,
+      tf.io.withSaveHandler(async (artifacts) => {
+        saved = artifacts;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+      { anchorConfig, labels: ['cat', 'dog'] },
+    );
+    expect(saved?.weightData).toBeDefined();
+    const loaded = await loadFromHandler(tf.io.fromMemory(saved!));
+    expect(loaded.getLayer('fc6')).toBeInstanceOf(AtrousConv2D);
+    expect(readSsdMetadata(loaded)).toEqual({ anchorConfig, labels: ['cat', 'dog'] });
+    const x = images(8);
+    expect(await outputs(loaded, x)).toEqual(await outputs(model, x));
+    tf.dispose(x);
+    [model, loaded].forEach((m) => m.dispose());
+  });
+
+  it('the Node entry loads the bytes of a saved directory given as model.json', async () => {
+    const dir = join(root, 'by-json');
+    const model = tinyModel(9);
+    await saveSsdModel(model, dir);
+    const loaded = await loadSsdModel(join(dir, 'model.json'));
+    const x = images(10);
+    expect(await outputs(loaded, x)).toEqual(await outputs(model, x));
+    tf.dispose(x);
+    [model, loaded].forEach((m) => m.dispose());
   });
 });
 

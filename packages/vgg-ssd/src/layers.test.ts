@@ -2,13 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { expectArrayClose, testRng } from '@ssd/testing';
-import {
-  AtrousConv2D,
-  L2Normalization,
-  PREPROCESS_MEAN_RGB,
-  atrousConv2d,
-  preprocess,
-} from './index';
+import { AtrousConv2D, L2Normalization, PREPROCESS_MEAN_RGB, preprocess } from './index';
+import { atrousConv2d } from './layers';
 
 function random(shape: number[], seed: number): tf.Tensor {
   const rng = testRng(seed);

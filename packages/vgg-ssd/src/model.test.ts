@@ -15,9 +15,9 @@ import {
   anchorConfigForInputSize,
   anchorConfigForModel,
   createSsdVgg16,
-  headLayerNames,
   ssdFeatureMapSizes,
 } from './index';
+import { headLayerNames } from './model';
 
 /**
  * Long synchronous tfjs work starves vitest's worker RPC on a loaded machine

@@ -9,13 +9,11 @@ import { SSD300_VOC, SSD512_VOC } from '@ssd/anchors';
 import {
   WeightImportError,
   createSsdVgg16,
-  fileSystemHandler,
-  loadKerasVgg16Weights,
   loadTorchvisionWeights,
   parseSafetensors,
-  readSafetensorsFile,
   type SafetensorsEntry,
 } from './index';
+import { fileSystemHandler, loadKerasVgg16Weights, readSafetensorsFile } from './node';
 
 const root = mkdtempSync(join(tmpdir(), 'vgg-ssd-weights-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { fileSystemHandler, MAX_WEIGHT_BYTES } from './io';
+import { locationName, type ModelLocation } from './io';
 
 /** A weight that cannot be imported; names the source, the tensor and what was wrong. */
 export class WeightImportError extends Error {
@@ -169,29 +169,6 @@ export function parseSafetensors(
   return entries;
 }
 
-/** Reads and parses a `.safetensors` file in Node, refusing absurd sizes before reading. */
-export async function readSafetensorsFile(
-  file: string,
-  options: { maxHeaderBytes?: number } = {},
-): Promise<Map<string, SafetensorsEntry>> {
-  const fs = await import('node:fs/promises');
-  const stat = await fs.stat(file).catch(() => {
-    throw new WeightImportError(file, 'file', 'not found');
-  });
-  if (stat.size > MAX_WEIGHT_BYTES + MAX_SAFETENSORS_HEADER_BYTES) {
-    throw new WeightImportError(
-      file,
-      'file',
-      `${stat.size} bytes is larger than any SSD checkpoint`,
-    );
-  }
-  const bytes = await fs.readFile(file);
-  return parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), {
-    source: file,
-    ...options,
-  });
-}
-
 /** A tensor in PyTorch layout: what `parseSafetensors` returns, or anything shaped like it. */
 export type TorchTensors = ReadonlyMap<string, SafetensorsEntry>;
 
@@ -270,7 +247,7 @@ export interface TorchvisionImportOptions {
  * - a `vgg16` `features` `state_dict` (`features.N.*`; `classifier.*` is
  *   ignored): block1_conv1 … block5_conv3 only, for SSD300 or SSD512.
  *
- * Tensors come from `parseSafetensors` / `readSafetensorsFile` (export in Python:
+ * Tensors come from `parseSafetensors` (or `readSafetensorsFile` of `@ssd/vgg-ssd/node`; export in Python:
  * `safetensors.torch.save_file(model.state_dict(), "ssd300.safetensors")`).
  * @returns the names of the layers that were set.
  */
@@ -383,13 +360,29 @@ function foldImagenetNormalization(hwio: Float32Array, bias: Float32Array, outC:
  * suffixes allowed). Keras' VGG16 was trained on BGR input ('caffe' mode), so the
  * input channels of block1_conv1 are reversed to take our RGB `preprocess`; the
  * means differ by under one grey level (BGR 103.939, 116.779, 123.68 vs 104, 117, 123).
+ * @param source the converter's output: an `IOHandler` or a URL of its `model.json`
+ *   (`@ssd/vgg-ssd/node`'s `loadKerasVgg16Weights` also takes its directory).
  * @returns the names of the layers that were set.
  */
 export async function loadKerasVgg16Weights(
   model: tfl.LayersModel,
+  source: ModelLocation,
+): Promise<string[]> {
+  const handler =
+    typeof source === 'string' ? (tf.io.getLoadHandlers(source)[0] ?? tf.io.http(source)) : source;
+  return importKerasVgg16Weights(model, handler, locationName(source));
+}
+
+/** `loadKerasVgg16Weights` from a handler, with the name errors give it (the Node entry passes the directory). */
+export async function importKerasVgg16Weights(
+  model: tfl.LayersModel,
+  handler: tf.io.IOHandler,
   dir: string,
 ): Promise<string[]> {
-  const artifacts = await fileSystemHandler(dir).load!();
+  if (handler.load == null) {
+    throw new WeightImportError(dir, 'IOHandler', 'the handler cannot load (no load method)');
+  }
+  const artifacts = await handler.load();
   const named = tf.io.decodeWeights(artifacts.weightData!, artifacts.weightSpecs!);
   const byName = new Map<string, tf.Tensor>();
   for (const [name, tensor] of Object.entries(named)) {

@@ -1,35 +1,16 @@
-/**
- * One decoded training/evaluation sample — the contract between `@ssd/voc`,
- * `@ssd/augment` and `@ssd/loader`.
- */
-export interface Sample {
-  /** The image id (VOC: the file name without extension, e.g. `000005`). */
-  id: string;
-  /** RGB, row-major, `[height * width * 3]`, 0..255. */
-  image: Uint8Array;
-  width: number;
-  height: number;
-  /**
-   * `[numObjects * 4]` xyxy, ABSOLUTE, 0-based continuous pixel coordinates: the
-   * object covering pixels x = 3..9 is [3, 10]. (VOC's 1-based inclusive corners
-   * `xmin, xmax` become `xmin − 1, xmax`.)
-   */
-  boxes: Float32Array;
-  /** `[numObjects]` 1..C in the data set's class-list order (0 is background). */
-  labels: Int32Array;
-  /** `[numObjects]` 1 where the object is marked difficult. */
-  difficult: Uint8Array;
-}
+import type { GroundTruth, Sample } from '@ssd/geometry';
 
-/** A sample's annotation without its pixels (what evaluation needs). */
-export interface Annotation {
-  id: string;
-  width: number;
-  height: number;
-  /** As {@link Sample.boxes}. */
-  boxes: Float32Array;
-  labels: Int32Array;
-  difficult: Uint8Array;
+/**
+ * One decoded training/evaluation sample: `@ssd/geometry`'s contract (re-exported
+ * here). Boxes are `[numObjects * 4]` xyxy, ABSOLUTE, 0-based continuous pixel
+ * coordinates: the object covering pixels x = 3..9 is [3, 10] (VOC's 1-based
+ * inclusive corners `xmin, xmax` become `xmin − 1, xmax`); labels are 1..K in the
+ * class list's order (`VOC_CLASSES`, K = 20; 0 is background, so numClasses = K + 1).
+ */
+export type { Sample } from '@ssd/geometry';
+
+/** A sample's annotation without its pixels (geometry's `GroundTruth`), plus truncation. */
+export interface Annotation extends GroundTruth {
   /** `[numObjects]` 1 where the object is marked truncated. */
   truncated: Uint8Array;
 }

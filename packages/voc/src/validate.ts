@@ -2,8 +2,8 @@ import { basename } from 'node:path';
 import type { VocDataset, VocDatasetOptions } from './dataset';
 import { openVocDataset } from './dataset';
 import { ImageError } from './errors';
-import type { LabelTxtDatasetOptions } from './labeltxt';
-import { openLabelTxtDataset } from './labeltxt';
+import type { LabelTxtDatasetOptions } from './labeltxt-dataset';
+import { openLabelTxtDataset } from './labeltxt-dataset';
 
 /** One problem found by {@link validateVocDataset}. */
 export interface DatasetProblem {

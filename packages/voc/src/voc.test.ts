@@ -4,17 +4,14 @@ import { join } from 'node:path';
 import { SHAPES_CLASSES, makeShapesVoc, renderShapesImage } from '@ssd/make-shapes-voc';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AnnotationError, DatasetLayoutError, VOC_CLASSES, parseVocAnnotation } from './index';
 import {
-  AnnotationError,
-  DatasetLayoutError,
-  VOC_CLASSES,
   decodeImage,
   openLabelTxtDataset,
   openVocDataset,
-  parseVocAnnotation,
   validateLabelTxtDataset,
   validateVocDataset,
-} from './index';
+} from './node';
 import type { DatasetWarning } from './index';
 
 const fixtures = join(import.meta.dirname, 'fixtures');

@@ -53,3 +53,4 @@ export async function expectNoTensorLeak<T>(fn: () => T | Promise<T>): Promise<T
 export function testRng(seed: number): RandomSource {
   return createRng(seed);
 }
+export { expectBitwiseOnCpu, expectSameArray } from './bitwise';

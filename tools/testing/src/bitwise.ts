@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
-import { expectArrayClose } from '@ssd/testing';
+import { expectArrayClose } from './index';
 
-/** Asserts bitwise-equal arrays, reporting the first difference (fast on 35k elements). */
+/**
+ * Asserts bitwise-equal arrays (`+0` and `−0` count as equal), reporting the first
+ * difference (fast on 35k elements).
+ */
 export function expectSameArray(actual: ArrayLike<number>, expected: ArrayLike<number>): void {
   expect(actual.length, 'length').toBe(expected.length);
   for (let i = 0; i < expected.length; i++) {
@@ -13,7 +16,7 @@ export function expectSameArray(actual: ArrayLike<number>, expected: ArrayLike<n
 }
 
 /**
- * Tensor results against the packed twin: identical bits on the `cpu` backend (same
+ * Tensor results against a packed twin: identical bits on the `cpu` backend (same
  * float32 operation order); other backends (wasm's native math) may differ in the
  * last ulp, so there within 1e-6 relative.
  */

@@ -3,7 +3,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { SeededRng } from '@ssd/random';
 import { expectNoTensorLeak } from '@ssd/testing';
 import { describe, expect, it } from 'vitest';
-import { buildNetwork, lsuvInitialise, preprocess } from './network';
+import { lsuvInitialise } from './lsuv';
+import { buildNetwork, preprocess } from './network';
 
 /** RMS of every convolution's output on `images`, by layer name. */
 function outputRms(model: tfl.LayersModel, images: tf.Tensor4D): Map<string, number> {

@@ -1,0 +1,100 @@
+/**
+ * What the wasm kernels share: the backend's heap methods they use, the kernel
+ * function signature, and a slice copied heap to heap.
+ */
+import {
+  util,
+  type KernelBackend,
+  type NamedAttrMap,
+  type NamedTensorInfoMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+/** The tfjs backend name these kernels register for. */
+export const WASM = 'wasm';
+
+/** The two public methods of tfjs-backend-wasm's `BackendWasm` used for heap copies. */
+export interface HeapBackend {
+  makeOutput(
+    shape: number[],
+    dtype: 'float32' | 'int32' | 'bool',
+    memoryOffset?: number,
+    values?: Float32Array,
+  ): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** What a kernel function receives. */
+export interface KernelArgs {
+  inputs: NamedTensorInfoMap;
+  backend: KernelBackend;
+  attrs: NamedAttrMap;
+}
+export type KernelArgsFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
+
+/** Runs shorter than this are copied element by element (a `set` per run costs more). */
+const MIN_SET_RUN = 32;
+
+/**
+ * `x[begin : begin + size]` on the wasm heap. The stock kernel first copies the
+ * whole input out of the heap (`readSync`), then copies rows of the innermost
+ * dimension one `set` call at a time, which costs milliseconds for the narrow
+ * `[batch, anchors, 4]` slices of SSD's head gradients. Here the trailing
+ * dimensions taken whole are merged into one contiguous run, and short runs are
+ * copied with a plain loop. Returns null for dtypes it does not handle (string,
+ * complex64); the caller then uses the stock kernel.
+ */
+export function sliceOnHeap(
+  backend: KernelBackend,
+  x: TensorInfo,
+  begin: readonly number[],
+  size: readonly number[],
+): TensorInfo | null {
+  if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') return null;
+  const heap = backend as unknown as HeapBackend;
+  const shape = x.shape;
+  const out = heap.makeOutput(size.slice(), x.dtype);
+  const total = util.sizeFromShape(size as number[]);
+  if (total === 0) return out;
+  // Views are taken after makeOutput, which may grow (and detach) the heap.
+  const src = heap.typedArrayFromHeap(x);
+  const dst = heap.typedArrayFromHeap(out);
+
+  // Trailing dimensions taken whole merge into one contiguous run, and so
+  // does the last partial dimension d before them.
+  let d = shape.length - 1;
+  let run = 1;
+  while (d >= 0 && size[d] === shape[d]) {
+    run *= shape[d] as number;
+    d--;
+  }
+  if (d < 0) {
+    dst.set(src.subarray(0, total));
+    return out;
+  }
+  const runLength = run * (size[d] as number);
+  const strides = util.computeStrides(shape as number[]);
+  strides.push(1);
+  // Outer dimensions 0..d-1 are iterated; dimension d and below form a run.
+  const outer = size.slice(0, d) as number[];
+  const index = new Array<number>(outer.length).fill(0);
+  const baseOffset = begin.reduce((acc, b, k) => acc + b * (strides[k] as number), 0);
+  const runs = total / runLength;
+  let o = 0;
+  for (let r = 0; r < runs; r++) {
+    let from = baseOffset;
+    for (let k = 0; k < outer.length; k++) from += (index[k] as number) * (strides[k] as number);
+    if (runLength >= MIN_SET_RUN) {
+      dst.set(src.subarray(from, from + runLength), o);
+    } else {
+      for (let i = 0; i < runLength; i++) dst[o + i] = src[from + i] as number;
+    }
+    o += runLength;
+    for (let k = outer.length - 1; k >= 0; k--) {
+      index[k] = (index[k] as number) + 1;
+      if ((index[k] as number) < (outer[k] as number)) break;
+      index[k] = 0;
+    }
+  }
+  return out;
+}
