@@ -3,16 +3,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import type { RgbImage } from '@ssd/detect';
+import type { Sample } from '@ssd/geometry';
 import { describe, expect, it } from 'vitest';
-import {
-  evaluateDetector,
-  evaluationSummary,
-  formatApTable,
-  writePrCurves,
-  type EvalSample,
-} from './evaluation';
+import { evaluateDetector, evaluationSummary, formatApTable, writePrCurves } from './evaluation';
 
-function sample(i: number): EvalSample {
+function sample(i: number): Sample {
   const width = 20 + i;
   const height = 16;
   return {

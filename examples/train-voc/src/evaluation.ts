@@ -1,24 +1,15 @@
 import type { SsdDetector } from '@ssd/detect';
+import type { Sample } from '@ssd/geometry';
 import { DetectionEvaluator, type EvaluationResult } from '@ssd/metrics';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { mapConcurrent } from './prefetch';
 import { drawBoxesPng, lineChartSvg, writeSvgPng, type DrawnBox } from './plots';
 
-/** What evaluation reads: `@ssd/voc`'s `Sample` fields. */
-export interface EvalSample {
-  readonly id: string;
-  readonly image: Uint8Array;
-  readonly width: number;
-  readonly height: number;
-  readonly boxes: Float32Array;
-  readonly labels: Int32Array;
-  readonly difficult: Uint8Array;
-}
-
+/** What evaluation reads: decoded samples (the `Sample` contract, boxes absolute). */
 export interface EvalSource {
   readonly size: number;
-  load(index: number): Promise<EvalSample>;
+  load(index: number): Promise<Sample>;
 }
 
 /**

@@ -27,11 +27,11 @@ export function evaluateCoco(
   classNames: readonly string[],
   maxDetections: number,
 ): CocoEvaluation {
-  const numClasses = classNames.length;
+  const numObjectClasses = classNames.length;
   const numImages = store.imageIds.length;
   const numThresholds = COCO_IOU_THRESHOLDS.length;
-  const detClasses = bucketByClass(store.detClass.data, store.detClass.length, numClasses);
-  const gtClasses = bucketByClass(store.gtClass.data, store.gtClass.length, numClasses);
+  const detClasses = bucketByClass(store.detClass.data, store.detClass.length, numObjectClasses);
+  const gtClasses = bucketByClass(store.gtClass.data, store.gtClass.length, numObjectClasses);
   const detBox = store.detBox.data;
   const gtBox = store.gtBox.data;
   const gtDifficult = store.gtDifficult.data;
@@ -42,7 +42,7 @@ export function evaluateCoco(
   const sums = new Float64Array(numThresholds);
   let counted = 0;
   const scratch = new Scratch();
-  for (let c = 1; c <= numClasses; c++) {
+  for (let c = 1; c <= numObjectClasses; c++) {
     const gtFrom = gtClasses.offsets[c]!;
     const gtTo = gtClasses.offsets[c + 1]!;
     const gtRows = gtClasses.rows;

@@ -59,9 +59,9 @@ export class DetectionEvaluator {
     if (this.seen.has(id)) {
       throw new EvaluationInputError(id, 'imageId', id, 'an image not added before');
     }
-    const numClasses = this.options.classNames.length;
-    const gt = validateGroundTruth(id, groundTruth, numClasses);
-    validateDetections(id, detections, numClasses);
+    const numObjectClasses = this.options.classNames.length;
+    const gt = validateGroundTruth(id, groundTruth, numObjectClasses);
+    validateDetections(id, detections, numObjectClasses);
 
     const s = this.store;
     const image = s.imageIds.length;

@@ -35,7 +35,7 @@ interface ExpectedClass {
 }
 interface Expected {
   numImages: number;
-  numClasses: number;
+  numObjectClasses: number;
   numGroundTruthBoxes: number;
   numDetections: number;
   voc: {
@@ -56,7 +56,7 @@ interface ExpectedCoco {
 }
 
 const expected = JSON.parse(fixture('voc_eval_expected.json').toString('utf8')) as Expected;
-const classNames = Array.from({ length: expected.numClasses }, (_, i) => `class${i + 1}`);
+const classNames = Array.from({ length: expected.numObjectClasses }, (_, i) => `class${i + 1}`);
 
 /** The fixture's images, rebuilt as `add` arguments in image order. */
 function images() {

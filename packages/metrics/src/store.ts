@@ -46,17 +46,17 @@ export class EvaluationStore {
 
 /**
  * Row indices of each class, in insertion order: `rows[offsets[c] .. offsets[c + 1])`
- * are the rows of class `c` (1..C; index 0 unused).
+ * are the rows of class `c` (1..K, K = `numObjectClasses`, the class names without background; index 0 unused).
  */
 export function bucketByClass(
   classes: Int32Array,
   count: number,
-  numClasses: number,
+  numObjectClasses: number,
 ): { offsets: Int32Array; rows: Int32Array } {
-  const offsets = new Int32Array(numClasses + 2);
+  const offsets = new Int32Array(numObjectClasses + 2);
   for (let i = 0; i < count; i++) offsets[classes[i]! + 1]!++;
   for (let c = 1; c < offsets.length; c++) offsets[c]! += offsets[c - 1]!;
-  const cursor = offsets.slice(0, numClasses + 1);
+  const cursor = offsets.slice(0, numObjectClasses + 1);
   const rows = new Int32Array(count);
   for (let i = 0; i < count; i++) rows[cursor[classes[i]!]!++] = i;
   return { offsets, rows };

@@ -63,7 +63,7 @@ export function resolveOptions(options: EvaluationOptions): ResolvedOptions {
 export function validateGroundTruth(
   imageId: string,
   groundTruth: EvaluationGroundTruth,
-  numClasses: number,
+  numObjectClasses: number,
 ): {
   count: number;
   boxes: ArrayLike<number>;
@@ -96,12 +96,12 @@ export function validateGroundTruth(
   }
   for (let g = 0; g < count; g++) {
     const label = labels[g]!;
-    if (!(Number.isInteger(label) && label >= 1 && label <= numClasses)) {
+    if (!(Number.isInteger(label) && label >= 1 && label <= numObjectClasses)) {
       throw new EvaluationInputError(
         imageId,
         `groundTruth.labels[${g}]`,
         label,
-        `an integer class id in 1..${numClasses}`,
+        `an integer class id in 1..${numObjectClasses}`,
       );
     }
     checkBox(
@@ -119,7 +119,7 @@ export function validateGroundTruth(
 export function validateDetections(
   imageId: string,
   detections: readonly EvaluationDetection[],
-  numClasses: number,
+  numObjectClasses: number,
 ): void {
   if (!Array.isArray(detections)) {
     throw new EvaluationInputError(imageId, 'detections', detections, 'an array of detections');
@@ -131,12 +131,12 @@ export function validateDetections(
       throw new EvaluationInputError(imageId, `detections[${i}]`, d, '{ box, classId, score }');
     }
     const { classId, score } = d;
-    if (!(Number.isInteger(classId) && classId >= 1 && classId <= numClasses)) {
+    if (!(Number.isInteger(classId) && classId >= 1 && classId <= numObjectClasses)) {
       throw new EvaluationInputError(
         imageId,
         `detections[${i}].classId`,
         classId,
-        `an integer class id in 1..${numClasses}`,
+        `an integer class id in 1..${numObjectClasses}`,
       );
     }
     if (!(typeof score === 'number' && Number.isFinite(score))) {

@@ -20,10 +20,10 @@ export function evaluateVoc(
   options: Pick<ResolvedOptions, 'classNames' | 'iouThreshold' | 'method' | 'iou'>,
 ): { map: number | null; classes: ClassEvaluation[] } {
   const { classNames, iouThreshold, method, iou } = options;
-  const numClasses = classNames.length;
+  const numObjectClasses = classNames.length;
   const numImages = store.imageIds.length;
-  const detClasses = bucketByClass(store.detClass.data, store.detClass.length, numClasses);
-  const gtClasses = bucketByClass(store.gtClass.data, store.gtClass.length, numClasses);
+  const detClasses = bucketByClass(store.detClass.data, store.detClass.length, numObjectClasses);
+  const gtClasses = bucketByClass(store.gtClass.data, store.gtClass.length, numObjectClasses);
   const detBox = store.detBox.data;
   const detImage = store.detImage.data;
   const gtBox = store.gtBox.data;
@@ -33,7 +33,7 @@ export function evaluateVoc(
   const iouOptions = { inclusive: iou === 'pixelInclusive' };
 
   const classes: ClassEvaluation[] = [];
-  for (let c = 1; c <= numClasses; c++) {
+  for (let c = 1; c <= numObjectClasses; c++) {
     const gtFrom = gtClasses.offsets[c]!;
     const gtTo = gtClasses.offsets[c + 1]!;
     const gtRows = gtClasses.rows;

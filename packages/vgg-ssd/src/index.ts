@@ -11,13 +11,7 @@ export type { SsdVgg16Options } from './model';
 export { PREPROCESS_MEAN_RGB, preprocess } from './preprocess';
 export { WeightsFileError, loadSsdModel, saveSsdModel } from './io';
 export type { ModelLocation } from './io';
-export {
-  DEFAULT_PREPROCESSING,
-  modelInputScale,
-  readSsdMetadata,
-  setSsdMetadata,
-  validateSsdMetadata,
-} from './metadata';
+export { DEFAULT_PREPROCESSING, readSsdMetadata } from './metadata';
 export type { SsdMetadata, SsdPreprocessing } from './metadata';
 export {
   WeightImportError,

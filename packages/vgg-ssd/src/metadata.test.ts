@@ -6,11 +6,10 @@ import {
   WeightsFileError,
   anchorConfigForModel,
   createSsdVgg16,
-  modelInputScale,
   readSsdMetadata,
-  setSsdMetadata,
   type SsdMetadata,
 } from './index';
+import { modelInputScale, setSsdMetadata } from './metadata';
 
 function tinyModel(inputScale?: number): tfl.LayersModel {
   return createSsdVgg16({
