@@ -124,7 +124,13 @@ describe('the main entry: any IOHandler, no file system', () => {
     expect(saved?.weightData).toBeDefined();
     const loaded = await loadFromHandler(tf.io.fromMemory(saved!));
     expect(loaded.getLayer('fc6')).toBeInstanceOf(AtrousConv2D);
-    expect(readSsdMetadata(loaded)).toEqual({ anchorConfig, labels: ['cat', 'dog'] });
+    expect(readSsdMetadata(loaded)).toEqual({
+      anchorConfig,
+      labels: ['cat', 'dog'],
+      inputSize: 64,
+      preprocessing: { resize: 'bilinear-half-pixel', meanRgb: [123, 117, 104] },
+      inputScale: 1,
+    });
     const x = images(8);
     expect(await outputs(loaded, x)).toEqual(await outputs(model, x));
     tf.dispose(x);
@@ -173,6 +179,57 @@ describe('corrupt or mismatched files give clear errors', () => {
       specs[0]!.shape = [3, 3, 3, 5];
     });
     await expect(loadSsdModel(dir)).rejects.toThrow(/truncated or mismatched/);
+  });
+
+  it('two dimensions swapped in the manifest: the weight, the model’s shape and the manifest’s', async () => {
+    const { dir, json } = await saved('swapped');
+    let swapped = '';
+    editManifest(json, (specs) => {
+      const spec = specs.find((s) => s.shape.length === 4 && s.shape[2] !== s.shape[3])!;
+      swapped = spec.name;
+      spec.shape = [spec.shape[0]!, spec.shape[1]!, spec.shape[3]!, spec.shape[2]!];
+    });
+    const error = await loadSsdModel(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WeightsFileError);
+    expect((error as WeightsFileError).file).toBe(dir);
+    expect((error as Error).message).toMatch(
+      new RegExp(
+        `weightsManifest weight ${swapped}\\.shape: the model's variable is \\[3, 3, (\\d+), (\\d+)\\], the manifest gives \\[3, 3, \\2, \\1\\]`,
+      ),
+    );
+  });
+
+  it('a manifest weight the model lacks, or a model weight the manifest lacks', async () => {
+    const { dir, json } = await saved('renamed');
+    editManifest(json, (specs) => {
+      specs[0]!.name = 'no_such_layer/kernel';
+    });
+    await expect(loadSsdModel(dir)).rejects.toThrow(
+      /weightsManifest weight no_such_layer\/kernel: the model has no variable of that name/,
+    );
+  });
+
+  it('NaN or Infinity in a weight, through the Node entry and any IOHandler', async () => {
+    const { dir, weights, json } = await saved('nan');
+    const specs = JSON.parse(readFileSync(json, 'utf8')).weightsManifest[0]
+      .weights as tf.io.WeightsManifestEntry[];
+    const spec = specs[2]!;
+    const bytes = readFileSync(weights);
+    // The third weight starts after the first two (float32 each).
+    const offset = specs.slice(0, 2).reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+    new DataView(bytes.buffer, bytes.byteOffset).setFloat32((offset + 1) * 4, NaN, true);
+    writeFileSync(weights, bytes);
+    const error = await loadSsdModel(dir).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(WeightsFileError);
+    expect((error as Error).message).toContain(
+      `${dir}: weight ${spec.name}: holds NaN at index 1 `,
+    );
+
+    const artifacts = await fileSystemHandler(dir).load!();
+    const all = new Float32Array(artifacts.weightData as ArrayBuffer).fill(Infinity);
+    await expect(
+      loadFromHandler(tf.io.fromMemory({ ...artifacts, weightData: all.buffer })),
+    ).rejects.toThrow(`IOHandler: weight ${specs[0]!.name}: holds Infinity at index 0`);
   });
 
   it('an absurd shape is refused before allocating', async () => {

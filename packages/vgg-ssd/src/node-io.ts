@@ -3,7 +3,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import * as path from 'node:path';
 import { fileSystemHandler } from './fs-handler';
 import {
-  loadSsdModel as loadFrom,
+  loadHandlerFor,
+  loadSsdModelAs,
   locationName,
   saveSsdModelAs,
   type ModelLocation,
@@ -39,10 +40,11 @@ export async function saveSsdModel(
 /**
  * Loads a model saved by `saveSsdModel` from its directory (or the path of its
  * `model.json`), validating the manifest against the files before allocating;
- * URLs and `IOHandler`s load as in the main entry.
+ * URLs and `IOHandler`s load as in the main entry; either way each weight is
+ * checked against the model and for NaN/±Infinity before it is set.
  */
 export async function loadSsdModel(source: ModelLocation): Promise<tfl.LayersModel> {
-  return loadFrom(resolveLocation(source));
+  return loadSsdModelAs(loadHandlerFor(resolveLocation(source)), locationName(source));
 }
 
 /**

@@ -202,6 +202,32 @@ describe('loadTorchvisionWeights', () => {
     target.dispose();
   });
 
+  it('names a tensor holding NaN or Infinity — and changes nothing', () => {
+    const source = tiny(SSD300_VOC, 1);
+    const target = tiny(SSD300_VOC, 2);
+    const before = target.getLayer('block3_conv1').getWeights()[0]!.dataSync().slice();
+    for (const bad of [NaN, -Infinity]) {
+      const tensors = torchFeaturesOf(source);
+      const entry = tensors.get('features.17.bias')!;
+      tensors.set('features.17.bias', {
+        ...entry,
+        values: () => {
+          const values = entry.values();
+          values[3] = bad;
+          return values;
+        },
+      });
+      expect(() => loadTorchvisionWeights(target, tensors, { source: 'vgg.safetensors' })).toThrow(
+        `vgg.safetensors: features.17.bias: holds ${bad} at index 3 of `,
+      );
+    }
+    expect(Array.from(target.getLayer('block3_conv1').getWeights()[0]!.dataSync())).toEqual(
+      Array.from(before),
+    );
+    source.dispose();
+    target.dispose();
+  });
+
   it('imagenetNormalized folds (x/255 − mean)/std into block1_conv1', async () => {
     const source = tiny(SSD300_VOC, 1);
     const plain = tiny(SSD300_VOC, 2);
@@ -280,7 +306,15 @@ describe('loadKerasVgg16Weights', () => {
     await expect(loadKerasVgg16Weights(target, join(root, 'keras-wide'))).rejects.toThrow(
       'block5_conv3/kernel: shape [3, 3, 32, 64] does not fit the model, which needs [3, 3, 32, 32]',
     );
-    [keras, wrong, target].forEach((m) => m.dispose());
+    const nan = await kerasVgg16(join(root, 'keras-nan'), widths);
+    const layer = nan.getLayer('block2_conv1');
+    const [kernel, bias] = layer.getWeights();
+    layer.setWeights([kernel!, tf.fill(bias!.shape, NaN)]);
+    await nan.save(fileSystemHandler(join(root, 'keras-nan')));
+    await expect(loadKerasVgg16Weights(target, join(root, 'keras-nan'))).rejects.toThrow(
+      `${join(root, 'keras-nan')}: block2_conv1/bias: holds NaN at index 0 of 8`,
+    );
+    [keras, wrong, nan, target].forEach((m) => m.dispose());
     reversed.dispose();
   });
 });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { locationName, type ModelLocation } from './io';
+import { describeNonFinite, firstNonFinite } from './finite';
+import { loadHandlerFor, locationName, type ModelLocation } from './io';
 
 /** A weight that cannot be imported; names the source, the tensor and what was wrong. */
 export class WeightImportError extends Error {
@@ -297,7 +298,10 @@ export function loadTorchvisionWeights(
         `shape [${entry.shape.join(', ')}] does not fit the model, which needs [${shape.join(', ')}]`,
       );
     }
-    return entry.values();
+    const values = entry.values();
+    const bad = firstNonFinite(values);
+    if (bad >= 0) throw new WeightImportError(source, name, describeNonFinite(values, bad));
+    return values;
   };
 
   const updates: [tfl.layers.Layer, tf.Tensor[]][] = [];
@@ -368,9 +372,7 @@ export async function loadKerasVgg16Weights(
   model: tfl.LayersModel,
   source: ModelLocation,
 ): Promise<string[]> {
-  const handler =
-    typeof source === 'string' ? (tf.io.getLoadHandlers(source)[0] ?? tf.io.http(source)) : source;
-  return importKerasVgg16Weights(model, handler, locationName(source));
+  return importKerasVgg16Weights(model, loadHandlerFor(source), locationName(source));
 }
 
 /** `loadKerasVgg16Weights` from a handler, with the name errors give it (the Node entry passes the directory). */
@@ -409,6 +411,9 @@ export async function importKerasVgg16Weights(
             `shape [${tensor.shape.join(', ')}] does not fit the model, which needs [${shape.join(', ')}]`,
           );
         }
+        const values = tensor.dataSync();
+        const bad = firstNonFinite(values);
+        if (bad >= 0) throw new WeightImportError(dir, key, describeNonFinite(values, bad));
         return layerName === 'block1_conv1' && kind === 'kernel'
           ? tf.reverse(tensor, 2)
           : tf.clone(tensor);
