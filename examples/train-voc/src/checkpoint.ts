@@ -10,7 +10,10 @@ import * as path from 'node:path';
  * directory, every file fsynced, then renamed into place and the parent
  * fsynced: a directory named `ckpt-*` is therefore always complete, and a
  * crash mid-write leaves at most a `.tmp-*` directory that the next run
- * removes.
+ * removes. Re-saving an iteration first moves the old directory aside
+ * (`.replaced-*`, put back by the next listing if a crash came before the new
+ * one was in place), and older checkpoints are removed only after the new one
+ * is: no sequence of saves, interrupted anywhere, leaves no complete checkpoint.
  */
 export interface CheckpointTensor {
   readonly name: string;
@@ -46,17 +49,28 @@ interface StateFile {
   state: unknown;
 }
 
+/** A checkpoint that cannot be written or read as one; names the file and, where there is one, the field. */
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
   constructor(
     readonly file: string,
     message: string,
+    /** The field of `state.json` (`tensors[3].shape`) or the tensor that was wrong, when there is one. */
+    readonly field?: string,
   ) {
-    super(`${file}: ${message}`);
+    super(`${file}: ${field === undefined ? '' : `${field}: `}${message}`);
   }
 }
 
 const NAME = /^ckpt-(\d{8,})$/;
+/** A checkpoint moved aside while the same iteration is re-saved: `.replaced-ckpt-<iteration>-<pid>`. */
+const REPLACED = /^\.replaced-(ckpt-\d{8,})-(\d+)$/;
+
+/** The index of the first NaN or ±Infinity in `values`, or −1 when every value is finite. */
+export function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
+  return -1;
+}
 
 export function checkpointName(iteration: number): string {
   return `ckpt-${String(iteration).padStart(8, '0')}`;
@@ -156,15 +170,29 @@ export async function saveCheckpoint(
     Buffer.from(JSON.stringify(stateFile, null, 1)),
   ]);
   await syncDir(tmp);
-  // Re-saving the same iteration (Ctrl-C right after a periodic save) replaces it.
-  await fs.rm(final, { recursive: true, force: true });
+  // Re-saving the same iteration (Ctrl-C right after a periodic save) replaces it: the old
+  // one is moved aside, not deleted, until the new one is in place (see `listCheckpoints`).
+  const replaced = path.join(dir, `.replaced-${checkpointName(data.iteration)}-${process.pid}`);
+  await fs.rm(replaced, { recursive: true, force: true });
+  const hadOld = await fs.rename(final, replaced).then(
+    () => true,
+    (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return false;
+      throw e;
+    },
+  );
   await fs.rename(tmp, final);
   await syncDir(dir);
-  await pruneCheckpoints(dir, options.keep);
+  if (hadOld) await fs.rm(replaced, { recursive: true, force: true });
+  await pruneCheckpoints(dir, options.keep, data.iteration);
   return final;
 }
 
-/** Iterations of the complete checkpoints in `dir`, ascending. */
+/**
+ * Iterations of the complete checkpoints in `dir`, ascending. A checkpoint that a
+ * writer killed mid-replacement left moved aside (`.replaced-*` with no `ckpt-*` of
+ * its iteration) is put back first.
+ */
 export async function listCheckpoints(dir: string): Promise<number[]> {
   let names: string[];
   try {
@@ -172,6 +200,20 @@ export async function listCheckpoints(dir: string): Promise<number[]> {
   } catch {
     return [];
   }
+  let restored = false;
+  for (const n of names) {
+    const m = REPLACED.exec(n);
+    if (m === null || names.includes(m[1]!)) continue;
+    const pid = Number(m[2]);
+    if (pid === process.pid || isAlive(pid)) continue;
+    // A read-only folder keeps it aside: the rename fails and the iteration is not listed.
+    restored =
+      (await fs.rename(path.join(dir, n), path.join(dir, m[1]!)).then(
+        () => true,
+        () => false,
+      )) || restored;
+  }
+  if (restored) names = await fs.readdir(dir);
   return names
     .map((n) => NAME.exec(n))
     .filter((m): m is RegExpExecArray => m !== null)
@@ -179,11 +221,21 @@ export async function listCheckpoints(dir: string): Promise<number[]> {
     .sort((a, b) => a - b);
 }
 
-/** Removes leftovers of interrupted writes and all but the newest `keep` checkpoints. */
-export async function pruneCheckpoints(dir: string, keep: number): Promise<void> {
+/**
+ * Removes leftovers of interrupted writes and all but the newest `keep` (at least
+ * one) checkpoints up to `current`, the iteration just written, which always stays.
+ * Checkpoints after `current` (a run resumed from an earlier one) are not the
+ * writer's to remove.
+ */
+export async function pruneCheckpoints(
+  dir: string,
+  keep: number,
+  current = Number.POSITIVE_INFINITY,
+): Promise<void> {
+  const iterations = (await listCheckpoints(dir)).filter((it) => it <= current);
   const names = await fs.readdir(dir);
   for (const n of names) {
-    if (n.startsWith('.tmp-ckpt-')) {
+    if (n.startsWith('.tmp-ckpt-') || (REPLACED.test(n) && names.includes(REPLACED.exec(n)![1]!))) {
       const pid = Number(n.split('-').pop());
       // Another live writer's temp directory is left alone.
       if (pid !== process.pid && isAlive(pid)) continue;
@@ -191,7 +243,6 @@ export async function pruneCheckpoints(dir: string, keep: number): Promise<void>
       await fs.rm(path.join(dir, n), { recursive: true, force: true });
     }
   }
-  const iterations = await listCheckpoints(dir);
   const drop = iterations.slice(0, Math.max(0, iterations.length - Math.max(1, keep)));
   for (const it of drop) {
     await fs.rm(path.join(dir, checkpointName(it)), { recursive: true, force: true });
@@ -208,21 +259,76 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Reads and verifies (size, SHA-256, shapes) one checkpoint directory. */
-export async function loadCheckpoint<S = Record<string, unknown>>(
-  checkpointDir: string,
-): Promise<CheckpointData<S>> {
-  const stateName = path.join(checkpointDir, 'state.json');
-  const binName = path.join(checkpointDir, 'tensors.bin');
-  let parsed: StateFile;
+/** `state.json`, parsed and checked field by field; every fault is a `CheckpointError` naming it. */
+async function readStateFile(stateName: string): Promise<StateFile> {
+  let text: string;
   try {
-    parsed = JSON.parse(await fs.readFile(stateName, 'utf8')) as StateFile;
+    text = await fs.readFile(stateName, 'utf8');
   } catch (e) {
     throw new CheckpointError(stateName, `cannot read checkpoint state (${(e as Error).message})`);
   }
-  if (parsed.format !== 'ssd-train-voc-checkpoint' || parsed.version !== 1) {
-    throw new CheckpointError(stateName, `not a version-1 ssd-train-voc checkpoint`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new CheckpointError(
+      stateName,
+      `cannot read checkpoint state: not valid JSON, truncated or corrupt (${(e as Error).message})`,
+    );
   }
+  const fail = (field: string, message: string): never => {
+    throw new CheckpointError(stateName, message, field);
+  };
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    fail('(root)', 'expected a JSON object');
+  }
+  const file = parsed as Partial<StateFile>;
+  if (file.format !== 'ssd-train-voc-checkpoint' || file.version !== 1) {
+    fail('format', `not a version-1 ssd-train-voc checkpoint`);
+  }
+  const count = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 0;
+  if (!count(file.iteration))
+    fail('iteration', `expected an integer ≥ 0, got ${JSON.stringify(file.iteration)}`);
+  if (!count(file.bytes))
+    fail('bytes', `expected an integer ≥ 0, got ${JSON.stringify(file.bytes)}`);
+  if (typeof file.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(file.sha256)) {
+    fail('sha256', `expected 64 hex digits, got ${JSON.stringify(file.sha256)}`);
+  }
+  if (!Array.isArray(file.tensors)) fail('tensors', 'expected an array');
+  file.tensors!.forEach((e: Partial<TensorEntry>, i) => {
+    const field = `tensors[${i}]`;
+    if (e === null || typeof e !== 'object') fail(field, 'expected an object');
+    if (typeof e.name !== 'string') fail(`${field}.name`, 'expected a string');
+    if (e.group !== 'model' && e.group !== 'optimizer') {
+      fail(`${field}.group`, `expected "model" or "optimizer", got ${JSON.stringify(e.group)}`);
+    }
+    if (!Array.isArray(e.shape) || !e.shape.every(count)) {
+      fail(`${field}.shape`, `expected integers ≥ 0, got ${JSON.stringify(e.shape)}`);
+    }
+    const size = e.shape!.reduce((a, b) => a * b, 1);
+    if (!count(e.offset) || !count(e.length) || e.length !== size * 4 || e.offset! % 4 !== 0) {
+      fail(field, `tensor ${e.name}: byte range does not fit its shape`);
+    }
+    if (e.offset! + e.length! > file.bytes!) {
+      fail(field, `tensor ${e.name}: byte range ends past the ${file.bytes} bytes of tensors.bin`);
+    }
+  });
+  if (!('state' in file)) fail('state', 'missing');
+  return file as StateFile;
+}
+
+/**
+ * Reads and verifies (every field of `state.json`, size, SHA-256, shapes) one
+ * checkpoint directory; with `requireFinite`, a NaN or ±Infinity in any tensor is
+ * refused too, naming it. Every fault is a `CheckpointError` naming the file.
+ */
+export async function loadCheckpoint<S = Record<string, unknown>>(
+  checkpointDir: string,
+  options: { requireFinite?: boolean } = {},
+): Promise<CheckpointData<S>> {
+  const stateName = path.join(checkpointDir, 'state.json');
+  const binName = path.join(checkpointDir, 'tensors.bin');
+  const parsed = await readStateFile(stateName);
   const bin = await fs.readFile(binName).catch((e: Error) => {
     throw new CheckpointError(binName, `cannot read tensors (${e.message})`);
   });
@@ -239,13 +345,17 @@ export async function loadCheckpoint<S = Record<string, unknown>>(
   const model: CheckpointTensor[] = [];
   const optimizer: CheckpointTensor[] = [];
   for (const e of parsed.tensors) {
-    const size = e.shape.reduce((a, b) => a * b, 1);
-    if (e.length !== size * 4 || e.offset + e.length > bin.byteLength || e.offset % 4 !== 0) {
-      throw new CheckpointError(stateName, `tensor ${e.name}: byte range does not fit its shape`);
-    }
     // Copy out so the tensors do not pin the whole file buffer.
-    const values = new Float32Array(size);
+    const values = new Float32Array(e.length / 4);
     new Uint8Array(values.buffer).set(bin.subarray(e.offset, e.offset + e.length));
+    const bad = options.requireFinite ? firstNonFinite(values) : -1;
+    if (bad >= 0) {
+      throw new CheckpointError(
+        binName,
+        `holds ${values[bad]} at index ${bad} of ${values.length}: the training had diverged or the file is corrupt`,
+        `tensor ${e.name}`,
+      );
+    }
     (e.group === 'model' ? model : optimizer).push({ name: e.name, shape: e.shape, values });
   }
   return { iteration: parsed.iteration, model, optimizer, state: parsed.state as S };

@@ -1,6 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { latestCheckpoint, loadCheckpoint, type CheckpointData } from './checkpoint';
+import {
+  CheckpointError,
+  checkpointName,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  type CheckpointData,
+} from './checkpoint';
 import { type RunConfig, validateConfig } from './config';
 import { UsageError, type ParsedFlags } from './flags';
 import type { SavedTrainingState } from './state';
@@ -54,12 +61,14 @@ export async function findCheckpoint(target: string, flag: string): Promise<stri
   const abs = path.resolve(target);
   if ((await fs.stat(path.join(abs, 'state.json')).catch(() => null)) !== null) return abs;
   const latest = await latestCheckpoint(path.join(abs, 'checkpoints'));
-  if (!latest) {
-    throw new UsageError(
-      `--${flag} ${target}: not a checkpoint directory, and no checkpoint in ${path.join(abs, 'checkpoints')}`,
-    );
-  }
+  if (!latest) throw noCheckpoint(target, flag);
   return latest;
+}
+
+function noCheckpoint(target: string, flag: string): UsageError {
+  return new UsageError(
+    `--${flag} ${target}: not a checkpoint directory, and no checkpoint in ${path.join(path.resolve(target), 'checkpoints')}`,
+  );
 }
 
 /** Flags a resumed run may change; every other setting is the checkpoint's. */
@@ -76,11 +85,46 @@ const RESUME_OVERRIDABLE = new Set([
   'max-nonfinite',
 ]);
 
-/** The config of a resumed run: the checkpoint's, with the few flags that may change. */
+/**
+ * The checkpoint `--resume target` continues: `target` itself when it is a
+ * checkpoint directory, else the newest intact one of the run folder `target`.
+ * Each newer one that does not load (truncated, corrupt, non-finite, unreadable
+ * `state.json`) is skipped with one line to `log` saying which and why.
+ */
+export async function resumableCheckpoint(
+  target: string,
+  log: (message: string) => void,
+): Promise<{ checkpointDir: string; checkpoint: RunCheckpoint }> {
+  const abs = path.resolve(target);
+  if ((await fs.stat(path.join(abs, 'state.json')).catch(() => null)) !== null) {
+    return { checkpointDir: abs, checkpoint: await loadRunCheckpoint(abs) };
+  }
+  const dir = path.join(abs, 'checkpoints');
+  const iterations = (await listCheckpoints(dir)).reverse();
+  if (iterations.length === 0) throw noCheckpoint(target, 'resume');
+  for (const iteration of iterations) {
+    const checkpointDir = path.join(dir, checkpointName(iteration));
+    try {
+      return { checkpointDir, checkpoint: await loadRunCheckpoint(checkpointDir) };
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+      log(`Skipping checkpoint ${checkpointName(iteration)}: ${e.message}`);
+    }
+  }
+  throw new CheckpointError(
+    dir,
+    `none of its ${iterations.length} checkpoints is intact (each one's fault is printed above)`,
+  );
+}
+
+/**
+ * The config of a resumed run: the checkpoint's, with the few flags that may
+ * change; the checkpoint is the newest intact one (see `resumableCheckpoint`).
+ */
 export async function resumeConfig(
   flags: ParsedFlags,
+  log: (message: string) => void = () => {},
 ): Promise<{ config: RunConfig; checkpointDir: string }> {
-  const checkpointDir = await findCheckpoint(flags.resume as string, 'resume');
   for (const name of Object.keys(flags)) {
     if (!RESUME_OVERRIDABLE.has(name)) {
       throw new UsageError(
@@ -88,10 +132,8 @@ export async function resumeConfig(
       );
     }
   }
-  const raw = JSON.parse(await fs.readFile(path.join(checkpointDir, 'state.json'), 'utf8')) as {
-    state: SavedTrainingState<RunState>;
-  };
-  const saved = raw.state.extra.config;
+  const { checkpointDir, checkpoint } = await resumableCheckpoint(flags.resume as string, log);
+  const saved = checkpoint.state.extra.config;
   const config: RunConfig = {
     ...saved,
     out: path.resolve(path.dirname(path.dirname(checkpointDir))),
@@ -115,9 +157,10 @@ export async function resumeConfig(
 export async function startingPoint(
   config: RunConfig | null,
   flags: ParsedFlags,
+  log: (message: string) => void = () => {},
 ): Promise<{ config: RunConfig; resumeFrom: string | null }> {
   if (flags.resume !== undefined) {
-    const resumed = await resumeConfig(flags);
+    const resumed = await resumeConfig(flags, log);
     return { config: resumed.config, resumeFrom: resumed.checkpointDir };
   }
   if (config === null) throw new UsageError('train: no configuration and no --resume');
@@ -129,7 +172,34 @@ export async function startingPoint(
   return { config, resumeFrom: null };
 }
 
-/** Reads and verifies a checkpoint of this app. */
+/**
+ * Reads and verifies a checkpoint of this app: `loadCheckpoint`'s checks, no
+ * NaN/±Infinity in any tensor, and the run state (optimizer, config, classes)
+ * present; every fault is a `CheckpointError` naming the file and field.
+ */
 export async function loadRunCheckpoint(checkpointDir: string): Promise<RunCheckpoint> {
-  return loadCheckpoint<SavedTrainingState<RunState>>(checkpointDir);
+  const data = await loadCheckpoint<SavedTrainingState<RunState>>(checkpointDir, {
+    requireFinite: true,
+  });
+  const stateName = path.join(checkpointDir, 'state.json');
+  const state = data.state as Partial<SavedTrainingState<Partial<RunState>>> | null;
+  const isObject = (v: unknown): boolean => v !== null && typeof v === 'object';
+  if (!isObject(state) || !isObject(state!.optimizer)) {
+    throw new CheckpointError(
+      stateName,
+      'missing: not a checkpoint of train-voc',
+      'state.optimizer',
+    );
+  }
+  if (!isObject(state!.extra?.config)) {
+    throw new CheckpointError(
+      stateName,
+      'missing: the run settings are needed to resume',
+      'state.extra.config',
+    );
+  }
+  if (!Array.isArray(state!.extra!.classes)) {
+    throw new CheckpointError(stateName, 'missing: the class names', 'state.extra.classes');
+  }
+  return data;
 }

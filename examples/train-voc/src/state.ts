@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type { CheckpointData, CheckpointTensor } from './checkpoint';
+import { firstNonFinite, type CheckpointData, type CheckpointTensor } from './checkpoint';
 import type { Optimizer, OptimizerKind } from './optimizer';
 
 /** A model's weights as named variables (a tfjs-layers model: `model.weights.map(w => w.read())`). */
@@ -17,11 +17,6 @@ export interface SavedTrainingState<Extra> {
   extra: Extra;
 }
 
-async function allFinite(values: Float32Array): Promise<boolean> {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return false;
-  return true;
-}
-
 /** Everything a checkpoint needs; refuses a state with a non-finite weight. */
 export async function captureTrainingState<Extra>(
   weights: readonly NamedWeight[],
@@ -32,7 +27,7 @@ export async function captureTrainingState<Extra>(
   const model: CheckpointTensor[] = [];
   for (const w of weights) {
     const values = (await w.variable.data()) as Float32Array;
-    if (!(await allFinite(values))) {
+    if (firstNonFinite(values) >= 0) {
       throw new StateMismatchError(
         `weight ${w.name} holds a non-finite value at iteration ${iteration}: not writing a checkpoint`,
       );

@@ -284,7 +284,7 @@ export async function runTrain(
   const wallStart = performance.now();
   const printer = new ProgressPrinter();
   const log = hooks.log ?? ((m: string) => printer.log(m));
-  const { config, resumeFrom } = await startingPoint(config0, flags);
+  const { config, resumeFrom } = await startingPoint(config0, flags, log);
   const out = config.out;
   const ckptDir = path.join(out, 'checkpoints');
   const metricsFile = path.join(out, 'metrics.jsonl');
