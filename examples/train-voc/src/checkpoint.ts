@@ -181,7 +181,12 @@ export async function saveCheckpoint(
       throw e;
     },
   );
-  await fs.rename(tmp, final);
+  try {
+    await fs.rename(tmp, final);
+  } catch (e) {
+    if (hadOld) await fs.rename(replaced, final);
+    throw e;
+  }
   await syncDir(dir);
   if (hadOld) await fs.rm(replaced, { recursive: true, force: true });
   await pruneCheckpoints(dir, options.keep, data.iteration);

@@ -2,12 +2,19 @@ import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { saveCheckpoint } from './checkpoint';
+import { CheckpointError, saveCheckpoint } from './checkpoint';
 import { resolveTrainConfig } from './config';
 import { UsageError } from './flags';
-import { findCheckpoint, resumeConfig, runState, startingPoint } from './resume';
+import { findCheckpoint, loadRunCheckpoint, resumeConfig, runState, startingPoint } from './resume';
 
-async function runWithCheckpoints(iterations: number[]) {
+const ckpt = (out: string, iteration: number) =>
+  path.join(out, 'checkpoints', `ckpt-${String(iteration).padStart(8, '0')}`);
+
+async function corrupt(file: string, edit: (bytes: Buffer) => Buffer): Promise<void> {
+  await fs.writeFile(file, edit(await fs.readFile(file)));
+}
+
+async function runWithCheckpoints(iterations: number[], weights = Float32Array.from([1, 2])) {
   const out = await fs.mkdtemp(path.join(tmpdir(), 'resume-'));
   const config = resolveTrainConfig({ out, iterations: 100, 'batch-size': 4 });
   for (const iteration of iterations) {
@@ -23,7 +30,7 @@ async function runWithCheckpoints(iterations: number[]) {
       path.join(out, 'checkpoints'),
       {
         iteration,
-        model: [{ name: 'w', shape: [2], values: Float32Array.from([1, 2]) }],
+        model: [{ name: 'w', shape: [2], values: weights }],
         optimizer: [],
         state: { optimizer: { kind: 'adam', updates: iteration }, extra },
       },
@@ -73,5 +80,78 @@ describe('resume', () => {
     await expect(startingPoint(config, {})).rejects.toThrow('already holds checkpoints');
     expect((await startingPoint(null, { resume: out })).resumeFrom).toBe(resumed.checkpointDir);
     await fs.rm(out, { recursive: true });
+  });
+
+  it('falls back to the newest intact checkpoint, one line for each it skipped and why', async () => {
+    const { out, config } = await runWithCheckpoints([4, 8, 12, 16]);
+    await corrupt(path.join(ckpt(out, 16), 'tensors.bin'), (b) => {
+      b[0] = b[0]! ^ 1;
+      return b;
+    });
+    await corrupt(path.join(ckpt(out, 12), 'state.json'), (b) => b.subarray(0, b.length >> 1));
+    await corrupt(path.join(ckpt(out, 8), 'tensors.bin'), (b) => b.subarray(0, 4));
+    const lines: string[] = [];
+    const resumed = await resumeConfig({ resume: out }, (m) => lines.push(m));
+    expect(resumed.checkpointDir).toBe(ckpt(out, 4));
+    expect(resumed.config).toEqual(config);
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe(
+      `Skipping checkpoint ckpt-00000016: ${path.join(ckpt(out, 16), 'tensors.bin')}: SHA-256 mismatch: the file is corrupt`,
+    );
+    expect(lines[1]).toMatch(
+      /^Skipping checkpoint ckpt-00000012: .*ckpt-00000012\/state\.json: cannot read checkpoint state: not valid JSON/,
+    );
+    expect(lines[2]).toMatch(
+      /^Skipping checkpoint ckpt-00000008: .*tensors\.bin: expected 8 bytes, found 4/,
+    );
+    const started = await startingPoint(null, { resume: out }, () => {});
+    expect(started.resumeFrom).toBe(ckpt(out, 4));
+
+    // None intact: a CheckpointError naming the folder, after a line for each.
+    await corrupt(path.join(ckpt(out, 4), 'state.json'), () => Buffer.from('{'));
+    lines.length = 0;
+    const error = await resumeConfig({ resume: out }, (m) => lines.push(m)).catch((e) => e);
+    expect(error).toBeInstanceOf(CheckpointError);
+    expect((error as Error).message).toBe(
+      `${path.join(out, 'checkpoints')}: none of its 4 checkpoints is intact (the newest: ${path.join(ckpt(out, 16), 'tensors.bin')}: SHA-256 mismatch: the file is corrupt)`,
+    );
+    expect(lines).toHaveLength(4);
+    await fs.rm(out, { recursive: true });
+  });
+
+  it('a truncated state.json of a named checkpoint is a CheckpointError naming it', async () => {
+    const { out } = await runWithCheckpoints([4]);
+    const stateName = path.join(ckpt(out, 4), 'state.json');
+    await corrupt(stateName, (b) => b.subarray(0, b.length - 10));
+    for (const load of [
+      () => resumeConfig({ resume: ckpt(out, 4) }),
+      () => resumeConfig({ resume: out }),
+      () => loadRunCheckpoint(ckpt(out, 4)),
+    ]) {
+      const error = await load().catch((e) => e);
+      expect(error).toBeInstanceOf(CheckpointError);
+      expect(error).not.toBeInstanceOf(SyntaxError);
+      expect((error as Error).message).toContain(stateName);
+    }
+    await fs.rm(out, { recursive: true });
+  });
+
+  it('refuses non-finite weights and a state without its run settings, naming the tensor or field', async () => {
+    const { out } = await runWithCheckpoints([4], Float32Array.from([1, NaN]));
+    await expect(loadRunCheckpoint(ckpt(out, 4))).rejects.toThrow(
+      `${path.join(ckpt(out, 4), 'tensors.bin')}: tensor w: holds NaN at index 1 of 2`,
+    );
+    await fs.rm(out, { recursive: true });
+    const other = await fs.mkdtemp(path.join(tmpdir(), 'resume-'));
+    await saveCheckpoint(path.join(other, 'checkpoints'), {
+      iteration: 1,
+      model: [],
+      optimizer: [],
+      state: { optimizer: { kind: 'adam', updates: 1 }, extra: {} },
+    });
+    await expect(loadRunCheckpoint(ckpt(other, 1))).rejects.toThrow(
+      /state\.json: state\.extra\.config: missing/,
+    );
+    await fs.rm(other, { recursive: true });
   });
 });

@@ -102,6 +102,7 @@ export async function resumableCheckpoint(
   const dir = path.join(abs, 'checkpoints');
   const iterations = (await listCheckpoints(dir)).reverse();
   if (iterations.length === 0) throw noCheckpoint(target, 'resume');
+  let newestFault = '';
   for (const iteration of iterations) {
     const checkpointDir = path.join(dir, checkpointName(iteration));
     try {
@@ -109,11 +110,12 @@ export async function resumableCheckpoint(
     } catch (e) {
       if (!(e instanceof CheckpointError)) throw e;
       log(`Skipping checkpoint ${checkpointName(iteration)}: ${e.message}`);
+      newestFault ||= e.message;
     }
   }
   throw new CheckpointError(
     dir,
-    `none of its ${iterations.length} checkpoints is intact (each one's fault is printed above)`,
+    `none of its ${iterations.length} checkpoints is intact (the newest: ${newestFault})`,
   );
 }
 
