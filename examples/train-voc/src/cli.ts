@@ -1,8 +1,14 @@
 import { resolveTrainConfig } from './config';
-import { UsageError, helpText, parseCommandLine } from './flags';
+import { describeFailure, type FailureContext } from './failure';
+import { helpText, parseCommandLine } from './flags';
+
+/** What the failure report knows of the command line once it is parsed. */
+const context: { command?: string; flags?: FailureContext['flags'] } = {};
 
 async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseCommandLine(argv);
+  context.command = parsed.command;
+  context.flags = parsed.flags;
   if (parsed.command === 'help') {
     process.stdout.write(`${helpText(parsed.flags.for as never)}\n`);
     return 0;
@@ -23,20 +29,21 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
+const argv = process.argv.slice(2);
+main(argv).then(
   (code) => {
     process.exitCode = code;
   },
   (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`error: ${e.message}\nRun with --help for every flag.\n`);
-      process.exitCode = 2;
-    } else if (e instanceof Error && e.name === 'NonFiniteLossError') {
-      process.stderr.write(`\nerror: ${e.message}\n`);
-      process.exitCode = 3;
-    } else {
+    // One line for what the user can fix; the stack only with --verbose (or for a bug).
+    const failure = describeFailure(e, context);
+    const verbose = argv.includes('--verbose');
+    process.stderr.write(`\n${failure.line}\n`);
+    if (verbose || !failure.expected) {
       process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
-      process.exitCode = 1;
+    } else if ((e as Error).name === 'UsageError') {
+      process.stderr.write('Run with --help for every flag.\n');
     }
+    process.exitCode = failure.exitCode;
   },
 );
