@@ -171,6 +171,15 @@ export async function runEvaluate(flags: ParsedFlags): Promise<Record<string, un
     };
     await fs.writeFile(path.join(out, `${tag}.json`), `${JSON.stringify(summary, null, 2)}\n`);
     process.stdout.write(`${formatApTable(result)}\n`);
+    const drawn = Math.min((flags.draw as number | undefined) ?? 8, testSet.size);
+    log(
+      [
+        'Wrote:',
+        `  ${path.join(out, `${tag}.json`)}`,
+        `  ${path.join(out, `${tag}-pr-curves.png`)}`,
+        ...(drawn > 0 ? [`  ${path.join(out, `${tag}-images`)}/ (${drawn} images)`] : []),
+      ].join('\n'),
+    );
     return summary;
   } finally {
     opened.dispose();
