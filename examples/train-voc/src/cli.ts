@@ -7,25 +7,27 @@ const context: { command?: string; flags?: FailureContext['flags'] } = {};
 
 async function main(argv: readonly string[]): Promise<number> {
   const parsed = parseCommandLine(argv);
+  // --verbose is this file's alone (a resumed run takes only the flags it may change).
+  const { verbose: _verbose, ...flags } = parsed.flags;
   context.command = parsed.command;
-  context.flags = parsed.flags;
+  context.flags = flags;
   if (parsed.command === 'help') {
-    process.stdout.write(`${helpText(parsed.flags.for as never)}\n`);
+    process.stdout.write(`${helpText(flags.for as never)}\n`);
     return 0;
   }
   if (parsed.command === 'train') {
     const { runTrain } = await import('./train-command');
-    const config = parsed.flags.resume === undefined ? resolveTrainConfig(parsed.flags) : null;
-    await runTrain(config, parsed.flags);
+    const config = flags.resume === undefined ? resolveTrainConfig(flags) : null;
+    await runTrain(config, flags);
     return 0;
   }
   if (parsed.command === 'evaluate') {
     const { runEvaluate } = await import('./infer-commands');
-    await runEvaluate(parsed.flags);
+    await runEvaluate(flags);
     return 0;
   }
   const { runDetect } = await import('./infer-commands');
-  await runDetect(parsed.flags, parsed.positionals);
+  await runDetect(flags, parsed.positionals);
   return 0;
 }
 
