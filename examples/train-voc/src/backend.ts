@@ -45,6 +45,8 @@ export function patchWasmOneHot(): void {
 export interface BackendChoice {
   /** The tfjs backend now active: `tensorflow`, `wasm` or `cpu`. */
   readonly name: string;
+  /** Where the math runs (tfjs-node without CUDA is `cpu`). */
+  readonly device: 'gpu' | 'cpu';
   /** Data-parallel worker threads the trainer will use (1 = in this thread). */
   readonly workers: number;
   /** Why this backend (and why not the better ones). */
@@ -83,6 +85,7 @@ export async function chooseBackend(
   ].join('; ');
   return {
     name: selection.backend,
+    device: selection.device,
     workers: selection.backend === 'tensorflow' ? 1 : (workers ?? cores),
     reason,
   };

@@ -1,6 +1,13 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { SSD300_VOC, SSD512_VOC } from '@ssd/anchors';
+import { ssdFeatureMapSizes } from '@ssd/vgg-ssd';
 import type { OptimizerKind } from './optimizer';
 import { UsageError, type ParsedFlags } from './flags';
+import { RECIPES, type Recipe } from './recipes';
+
+export { RECIPES, SHAPES_RECIPE, SSD300_RECIPE, SSD512_RECIPE } from './recipes';
+export type { Recipe } from './recipes';
 
 export type PresetName = 'ssd300' | 'ssd512' | 'shapes';
 export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
@@ -8,12 +15,20 @@ export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 /** Everything that defines a training run; stored in every checkpoint so `--resume` is exact. */
 export interface RunConfig {
   readonly preset: PresetName;
-  /** VOCdevkit root; `null` = the generated shapes set. */
+  /**
+   * A VOCdevkit root (splits `<year>-<split>`) or one VOC folder holding
+   * `Annotations/` (splits by name); `null` = the generated shapes set.
+   */
   readonly data: string | null;
   readonly train: readonly string[];
   readonly test: readonly string[];
-  /** Class names in label order; `null` = the preset's (VOC's 20, or the 6 shapes). */
+  /**
+   * Class names in label order; `null` = the preset's (VOC's 20, or the 6 shapes);
+   * `['auto']` = read from the training annotations (sorted) when the data is opened.
+   */
   readonly classes: readonly string[] | null;
+  /** An object of a class not in `classes`: stop (`error`) or drop it (`skip`). Absent in runs saved before it existed. */
+  readonly unknownClass?: 'error' | 'skip';
   readonly inputSize: number;
   readonly widthMultiplier: number;
   /** Multiplies the preprocessed input inside the network (1: the paper's, for pretrained weights). */
@@ -44,108 +59,62 @@ export interface RunConfig {
   readonly draw: number;
 }
 
-type Recipe = Omit<
-  RunConfig,
-  | 'data'
-  | 'classes'
-  | 'backboneWeights'
-  | 'backend'
-  | 'workers'
-  | 'seed'
-  | 'out'
-  | 'method'
-  | 'draw'
->;
-
-/** The paper's SSD300 recipe on VOC07+12 (Liu et al. 2016, §3 and the Caffe release). */
-export const SSD300_RECIPE: Recipe = Object.freeze({
-  preset: 'ssd300',
-  train: ['2007-trainval', '2012-trainval'],
-  test: ['2007-test'],
-  inputSize: 300,
-  widthMultiplier: 1,
-  inputScale: 1,
-  init: 'glorot',
-  augment: 'ssd',
-  optimizer: 'sgd',
-  lr: 1e-3,
-  momentum: 0.9,
-  weightDecay: 5e-4,
-  batchSize: 32,
-  iterations: 120_000,
-  lrSchedule: 'step',
-  lrSteps: [80_000, 100_000],
-  lrGamma: 0.1,
-  warmup: 0,
-  evalEvery: 10_000,
-  checkpointEvery: 5_000,
-  keepCheckpoints: 3,
-  maxNonFinite: 5,
-});
-
-/** SSD512 on VOC07+12, same solver as SSD300 (the Caffe release's `ssd_pascal_512.py`). */
-export const SSD512_RECIPE: Recipe = Object.freeze({
-  ...SSD300_RECIPE,
-  preset: 'ssd512',
-  inputSize: 512,
-});
-
-/**
- * The embedded CPU demo that `npm start` runs on the generated shapes set:
- * the same VGG16-SSD at a reduced width and input size. Chosen from the
- * measurements in the README.
- */
-export const SHAPES_RECIPE: Recipe = Object.freeze({
-  preset: 'shapes',
-  train: ['shapes-trainval'],
-  test: ['shapes-test'],
-  inputSize: 128,
-  widthMultiplier: 0.125,
-  inputScale: 1 / 58,
-  init: 'lsuv',
-  augment: 'light',
-  optimizer: 'adam',
-  lr: 2e-3,
-  momentum: 0.9,
-  weightDecay: 5e-4,
-  batchSize: 16,
-  iterations: 1600,
-  lrSchedule: 'step',
-  lrSteps: [1380, 1540],
-  lrGamma: 0.1,
-  warmup: 30,
-  evalEvery: 0,
-  checkpointEvery: 100,
-  keepCheckpoints: 3,
-  maxNonFinite: 5,
-});
-
-export const RECIPES: Readonly<Record<PresetName, Recipe>> = Object.freeze({
-  ssd300: SSD300_RECIPE,
-  ssd512: SSD512_RECIPE,
-  shapes: SHAPES_RECIPE,
-});
-
 function timestamp(date: Date): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${p(date.getMinutes())}${p(date.getSeconds())}`;
 }
 
+/** Whether `data` is one VOC folder (it holds `Annotations/`) rather than a VOCdevkit. */
+export function isVocFolder(data: string | null): boolean {
+  return data !== null && existsSync(path.join(data, 'Annotations'));
+}
+
+/** The splits of a plain VOC folder when `--train`/`--test` are not given. */
+export const FOLDER_SPLITS = { train: ['trainval'], test: ['test'] } as const;
+
+/**
+ * The recipe's iteration counts (lr steps, warm-up, checkpoint and evaluation
+ * intervals) stretched to a run of `iterations` instead of the recipe's length.
+ */
+export function scaledSchedule(
+  r: Pick<Recipe, 'iterations' | 'lrSteps' | 'warmup' | 'checkpointEvery' | 'evalEvery'>,
+  iterations: number,
+): Pick<Recipe, 'lrSteps' | 'warmup' | 'checkpointEvery' | 'evalEvery'> {
+  const f = iterations / r.iterations;
+  const steps: number[] = [];
+  for (const s of r.lrSteps.map((v) => Math.round(v * f))) {
+    if (s > 0 && s > (steps[steps.length - 1] ?? 0)) steps.push(s);
+  }
+  return {
+    lrSteps: steps,
+    warmup: Math.round(r.warmup * f),
+    checkpointEvery: Math.max(1, Math.round(r.checkpointEvery * f)),
+    evalEvery: r.evalEvery === 0 ? 0 : Math.max(1, Math.round(r.evalEvery * f)),
+  };
+}
+
 /** The run configuration from parsed flags over the preset's recipe. */
 export function resolveTrainConfig(flags: ParsedFlags, now = new Date()): RunConfig {
   const data = typeof flags.data === 'string' ? path.resolve(flags.data) : null;
+  const folder = isVocFolder(data);
   const preset = (flags.preset as PresetName | undefined) ?? (data ? 'ssd300' : 'shapes');
-  if (preset === 'shapes' && data && flags.train === undefined) {
+  if (preset === 'shapes' && data && !folder && flags.train === undefined) {
     throw new UsageError('--preset shapes with --data: also pass --train and --test splits');
   }
-  const r = RECIPES[preset];
+  const recipe = RECIPES[preset];
+  // Iteration counts the user did not set follow --iterations.
+  const r: Recipe =
+    typeof flags.iterations === 'number'
+      ? { ...recipe, ...scaledSchedule(recipe, flags.iterations) }
+      : recipe;
   const get = <T>(name: string, fallback: T): T => (flags[name] as T | undefined) ?? fallback;
   const config: RunConfig = {
     preset,
     data,
-    train: get('train', r.train),
-    test: get('test', r.test),
+    train: get('train', folder ? FOLDER_SPLITS.train : r.train),
+    test: get('test', folder ? FOLDER_SPLITS.test : r.test),
     classes: (flags.classes as string[] | undefined) ?? null,
+    unknownClass: get('unknown-class', 'error'),
     inputSize: get('input-size', r.inputSize),
     widthMultiplier: get('width', r.widthMultiplier),
     inputScale: get('input-scale', r.inputScale),
@@ -192,6 +161,7 @@ export function validateConfig(c: RunConfig): void {
   positive('keep-checkpoints', c.keepCheckpoints);
   positive('max-nonfinite', c.maxNonFinite);
   positive('input-size', c.inputSize);
+  checkInputSize(c.preset, c.inputSize);
   if (c.workers !== null) positive('workers', c.workers);
   if (!(c.momentum >= 0 && c.momentum < 1)) {
     throw new UsageError(`--momentum: must be in [0, 1), got ${c.momentum}`);
@@ -209,7 +179,42 @@ export function validateConfig(c: RunConfig): void {
       throw new UsageError(`--lr-steps: must be increasing positive integers, got ${c.lrSteps}`);
     }
   });
-  for (const split of [...c.train, ...c.test]) parseSplit(split);
+  if (!isVocFolder(c.data)) for (const split of [...c.train, ...c.test]) parseSplit(split);
+  if (c.classes !== null && c.classes.includes('auto') && c.classes.length > 1) {
+    throw new UsageError(`--classes: 'auto' stands alone, got ${c.classes.join(',')}`);
+  }
+}
+
+/**
+ * The smallest input side each preset's network can be built at (every feature
+ * map ≥ 1 px; `ssdFeatureMapSizes`): ssd300 and shapes have 6 maps, ssd512 7.
+ */
+export const MIN_INPUT_SIZE: Readonly<Record<PresetName, number>> = {
+  ssd300: 32,
+  shapes: 32,
+  ssd512: 268,
+};
+
+function checkInputSize(preset: PresetName, inputSize: number): void {
+  const anchors = preset === 'ssd512' ? SSD512_VOC : SSD300_VOC;
+  try {
+    ssdFeatureMapSizes({ preset: anchors, inputSize });
+  } catch {
+    throw new UsageError(
+      `--input-size ${inputSize}: the ${preset} network needs an input of at least ${MIN_INPUT_SIZE[preset]} px`,
+    );
+  }
+}
+
+/** What is legal but probably not meant: an lr step the run never reaches. */
+export function configWarnings(c: RunConfig): string[] {
+  if (c.lrSchedule !== 'step') return [];
+  const beyond = c.lrSteps.filter((s) => s > c.iterations);
+  return beyond.length === 0
+    ? []
+    : [
+        `warning: --lr-steps ${beyond.join(',')} ${beyond.length > 1 ? 'are' : 'is'} beyond --iterations ${c.iterations}: the learning rate never drops there`,
+      ];
 }
 
 /** `2007-trainval` → { year: '2007', split: 'trainval' }. */

@@ -6,9 +6,10 @@ import {
   SHAPES_YEAR,
   makeShapesVoc,
 } from '@ssd/make-shapes-voc';
-import { VOC_CLASSES } from '@ssd/voc';
-import { openVocDataset, type VocDataset } from '@ssd/voc/node';
-import { parseSplit } from './config';
+import { DatasetLayoutError, VOC_CLASSES } from '@ssd/voc';
+import { openVocDataset, type VocDataset, type VocSet } from '@ssd/voc/node';
+import { isVocFolder, parseSplit } from './config';
+import { UsageError } from './flags';
 
 /** Where `npm start` keeps the generated data set (relative to the working directory). */
 export const SHAPES_DIR = path.join('data', 'shapes-voc');
@@ -60,15 +61,59 @@ export function classesFor(config: {
   return config.classes ?? (config.preset === 'shapes' ? SHAPES_CLASSES : VOC_CLASSES);
 }
 
-/** Opens `(year, split)` pairs of a VOCdevkit (the shapes set's year is `shapes`). */
+/**
+ * The `VocSet`s of `splits` in `root`: by name in one VOC folder (`root/Annotations`),
+ * as `<year>-<split>` in a VOCdevkit (`root/VOC<year>`).
+ */
+export function vocSets(root: string, splits: readonly string[]): VocSet[] {
+  if (isVocFolder(root)) return splits.map((split) => ({ dir: root, split }));
+  return splits.map((s) => parseSplit(s));
+}
+
+/** `--data` exists and is a folder (checked before any work). */
+export async function checkDataFolder(root: string, flag = '--data'): Promise<void> {
+  const stat = await fs.stat(root).catch(() => null);
+  if (stat === null) throw new UsageError(`${flag} ${root}: no such folder`);
+  if (!stat.isDirectory()) {
+    throw new UsageError(
+      `${flag} ${root}: not a folder (expected a VOCdevkit or a folder holding Annotations/, JPEGImages/, ImageSets/Main/)`,
+    );
+  }
+}
+
+/**
+ * `--classes auto`: the class names of the objects annotated in `splits`, sorted
+ * (label i+1 = the i-th). Reads every annotation once with `@ssd/voc`'s reader.
+ */
+export async function readClassNames(root: string, splits: readonly string[]): Promise<string[]> {
+  const scan = await openVocDataset({
+    root,
+    sets: vocSets(root, splits),
+    classes: [],
+    unknownClass: 'skip',
+  });
+  const names = new Set(
+    scan.warnings.filter((w) => w.kind === 'unknown-class').map((w) => w.value),
+  );
+  if (names.size === 0) {
+    throw new DatasetLayoutError(root, `--classes auto: no object in ${splits.join(', ')}`);
+  }
+  return [...names].sort();
+}
+
+/**
+ * Opens splits of a VOCdevkit (`<year>-<split>`; the shapes set's year is `shapes`)
+ * or of one VOC folder (by name).
+ */
 export async function openSplits(
   root: string,
   splits: readonly string[],
   classes: readonly string[],
   log: (message: string) => void,
+  unknownClass: 'error' | 'skip' = 'error',
 ): Promise<VocDataset> {
-  const sets = splits.map((s) => parseSplit(s));
-  const dataset = await openVocDataset({ root, sets, classes, keepDifficult: true });
+  const sets = vocSets(root, splits);
+  const dataset = await openVocDataset({ root, sets, classes, keepDifficult: true, unknownClass });
   const warnings = Object.entries(dataset.warningCounts);
   if (warnings.length > 0) {
     log(
@@ -76,7 +121,10 @@ export async function openSplits(
     );
   }
   if (dataset.size === 0) {
-    throw new Error(`${root}: the splits ${splits.join(', ')} hold no images`);
+    throw new DatasetLayoutError(
+      root,
+      `the split${splits.length > 1 ? 's' : ''} ${splits.join(', ')} hold${splits.length > 1 ? '' : 's'} no images`,
+    );
   }
   return dataset;
 }

@@ -1,7 +1,16 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FLAGS, UsageError, helpText, parseCommandLine } from './flags';
-import { SHAPES_RECIPE, SSD300_RECIPE, parseSplit, resolveTrainConfig } from './config';
+import { FLAGS, UsageError, helpText, parseCommandLine, recipeDefaults } from './flags';
+import {
+  MIN_INPUT_SIZE,
+  SHAPES_RECIPE,
+  SSD300_RECIPE,
+  configWarnings,
+  parseSplit,
+  resolveTrainConfig,
+  scaledSchedule,
+} from './config';
+import { EVAL_BATCH_SIZE } from './recipes';
 
 describe('parseCommandLine', () => {
   it('parses every kind of flag', () => {
@@ -55,10 +64,107 @@ describe('parseCommandLine', () => {
     const text = helpText();
     for (const f of FLAGS) {
       expect(text).toContain(`--${f.name}`);
-      if (f.name !== 'help') expect(f.defaultText.length).toBeGreaterThan(0);
+      if (f.name !== 'help') expect(f.defaultText.length + (f.recipe ? 1 : 0)).toBeGreaterThan(0);
     }
     expect(text).toContain('(default: 0.0005)');
     expect(text).toContain('80000,100000');
+  });
+
+  it('prints every preset’s real default, no "see README"', () => {
+    const text = helpText('train');
+    expect(text).not.toMatch(/see README/);
+    expect(text).toContain('(default: ssd300, ssd512: 0.001; shapes: 0.002)');
+    expect(text).toContain('(default: ssd300, ssd512: 80000,100000; shapes: 1380,1540)');
+    expect(text).toContain('(default: ssd300, ssd512: 1; shapes: 1/58)');
+    expect(text).toContain('(default: ssd300: 300; ssd512: 512; shapes: 128)');
+    expect(recipeDefaults('batchSize')).toBe(
+      `ssd300, ssd512: ${SSD300_RECIPE.batchSize}; shapes: ${SHAPES_RECIPE.batchSize}`,
+    );
+  });
+
+  it('lists for each command only the flags it reads, with its own defaults', () => {
+    const flagsOf = (command: 'train' | 'evaluate' | 'detect') =>
+      [...helpText(command).matchAll(/^ {2}--([a-z-]+)/gm)].map((m) => m[1]);
+    expect(flagsOf('evaluate')).not.toContain('seed');
+    expect(flagsOf('detect')).not.toContain('seed');
+    expect(flagsOf('detect')).not.toContain('batch-size');
+    expect(flagsOf('detect')).toContain('overwrite');
+    expect(() => parseCommandLine(['detect', '--seed', '3'])).toThrow(UsageError);
+    expect(() => parseCommandLine(['detect', '--batch-size', '3'])).toThrow(UsageError);
+    // evaluate's documented batch size is the one the code uses.
+    const evaluateHelp = helpText('evaluate');
+    const batch = /--batch-size <value>\n.*\(default: (\d+)\)/.exec(evaluateHelp);
+    expect(Number(batch?.[1])).toBe(EVAL_BATCH_SIZE);
+  });
+
+  it('checks number flags against their minimum when parsing, for every command', () => {
+    expect(() => parseCommandLine(['evaluate', '--batch-size', '0'])).toThrow(
+      '--batch-size: must be ≥ 1, got 0',
+    );
+    expect(() => parseCommandLine(['train', '--iterations', '0'])).toThrow(/--iterations/);
+    expect(() => parseCommandLine(['train', '--workers', '0'])).toThrow(/--workers/);
+  });
+});
+
+describe('iteration-based defaults', () => {
+  it('scale with --iterations when not given, and stay as given otherwise', () => {
+    const short = resolveTrainConfig(
+      parseCommandLine(['train', '--preset', 'shapes', '--iterations', '80']).flags,
+    );
+    // 1380 and 1540 of 1600 → 69 and 77 of 80; warm-up 30 → 2 (1.5 rounded); checkpoints every 5.
+    expect(short.lrSteps).toEqual([69, 77]);
+    expect(short.warmup).toBe(2);
+    expect(short.checkpointEvery).toBe(5);
+    expect(short.evalEvery).toBe(0);
+    expect(configWarnings(short)).toEqual([]);
+    const given = resolveTrainConfig(
+      parseCommandLine(['train', '--iterations', '80', '--lr-steps', '100', '--warmup', '0']).flags,
+    );
+    expect(given.lrSteps).toEqual([100]);
+    expect(given.warmup).toBe(0);
+    expect(configWarnings(given)).toEqual([
+      'warning: --lr-steps 100 is beyond --iterations 80: the learning rate never drops there',
+    ]);
+    // Without --iterations the recipe is unchanged.
+    expect(resolveTrainConfig(parseCommandLine(['train']).flags).lrSteps).toEqual(
+      SHAPES_RECIPE.lrSteps,
+    );
+    expect(scaledSchedule(SSD300_RECIPE, 120_000)).toEqual({
+      lrSteps: SSD300_RECIPE.lrSteps,
+      warmup: 0,
+      checkpointEvery: 5000,
+      evalEvery: 10_000,
+    });
+    // Rounding never gives repeated steps.
+    expect(scaledSchedule(SHAPES_RECIPE, 3).lrSteps).toEqual([3]);
+  });
+});
+
+describe('--input-size', () => {
+  it('is refused below what the preset’s network can be built at, with the limit named', () => {
+    expect(() =>
+      resolveTrainConfig(parseCommandLine(['train', '--input-size', '8']).flags),
+    ).toThrow('--input-size 8: the shapes network needs an input of at least 32 px');
+    for (const [preset, min] of Object.entries(MIN_INPUT_SIZE)) {
+      const at = (size: number) =>
+        resolveTrainConfig(
+          parseCommandLine([
+            'train',
+            '--preset',
+            preset,
+            '--input-size',
+            String(size),
+            '--data',
+            '/d',
+            '--train',
+            'a-b',
+            '--test',
+            'a-c',
+          ]).flags,
+        );
+      expect(at(min).inputSize).toBe(min);
+      expect(() => at(min - 1)).toThrow(`--input-size ${min - 1}`);
+    }
   });
 });
 

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { EVAL_BATCH_SIZE, RECIPES, type Recipe } from './recipes';
 
 /** A command-line mistake; the message says which flag and what was wrong. */
 export class UsageError extends Error {
@@ -14,49 +15,71 @@ interface FlagSpec {
   readonly name: string;
   readonly kind: Kind;
   readonly commands: readonly Command[];
-  /** What `--help` prints as the default. */
+  /** What `--help` prints as the default (for a `recipe` flag: before the presets' values). */
   readonly defaultText: string;
+  /** The recipe setting the flag overrides: `--help` prints each preset's value. */
+  readonly recipe?: keyof Recipe;
   readonly help: string;
   readonly choices?: readonly string[];
+  /** Smallest accepted value of a number flag, checked when the command line is parsed. */
+  readonly min?: number;
 }
 
 const ALL: readonly Command[] = COMMANDS;
 const TRAIN: readonly Command[] = ['train'];
 const EVAL: readonly Command[] = ['train', 'evaluate'];
+const SCALED =
+  ' When not given, scaled from the preset’s value by --iterations / the preset’s iterations.';
 
 /**
- * Every flag, its default and its meaning. Defaults written "paper / shapes"
- * differ between the full-VOC presets (ssd300, ssd512: the paper's recipe)
- * and the embedded `shapes` demo that `npm start` runs.
+ * Every flag of every command, its default and its meaning; a flag read by
+ * several commands in different ways has one entry per meaning. Recipe flags
+ * print each preset's value (ssd300, ssd512: the paper; shapes: `npm start`).
  */
 export const FLAGS: readonly FlagSpec[] = [
   {
     name: 'data',
     kind: 'string',
-    commands: EVAL,
+    commands: TRAIN,
     defaultText: 'generated shapes set in data/shapes-voc',
-    help: 'VOCdevkit directory (holding VOC2007/, VOC2012/ …). Without it, the synthetic shapes data set is generated once (cached) and used.',
+    help: 'A VOCdevkit (holding VOC2007/, VOC2012/ …; splits <year>-<split>) or one VOC folder (Annotations/, JPEGImages/, ImageSets/Main/<split>.txt; splits by name, default trainval and test). Without it, the synthetic shapes data set is generated once (cached) and used.',
+  },
+  {
+    name: 'data',
+    kind: 'string',
+    commands: ['evaluate'],
+    defaultText: 'the run’s',
+    help: 'A VOCdevkit or one VOC folder, as for train.',
   },
   {
     name: 'train',
     kind: 'list',
     commands: TRAIN,
-    defaultText: '2007-trainval,2012-trainval / shapes: shapes-trainval',
-    help: 'Training splits as <year>-<split>, comma-separated.',
+    recipe: 'train',
+    defaultText: 'trainval in a VOC folder, else',
+    help: 'Training splits, comma-separated: <year>-<split> in a VOCdevkit, the split name in a VOC folder.',
   },
   {
     name: 'test',
     kind: 'list',
-    commands: EVAL,
-    defaultText: '2007-test / shapes: shapes-test',
-    help: 'Evaluation splits as <year>-<split>, comma-separated.',
+    commands: TRAIN,
+    recipe: 'test',
+    defaultText: 'test in a VOC folder, else',
+    help: 'Evaluation splits, comma-separated, named as --train’s.',
+  },
+  {
+    name: 'test',
+    kind: 'list',
+    commands: ['evaluate'],
+    defaultText: 'the run’s',
+    help: 'Evaluation splits, comma-separated, named as train’s --train.',
   },
   {
     name: 'classes',
     kind: 'list',
     commands: TRAIN,
-    defaultText: 'the 20 VOC classes / shapes: the 6 shapes',
-    help: 'Class names in label order (label i+1 = i-th name), for other data sets in VOC layout.',
+    defaultText: 'the 20 VOC classes (shapes: the 6 shapes)',
+    help: 'Class names in label order (label i+1 = i-th name), for your own data in VOC layout; auto: every name in the training annotations, sorted (printed, and saved in the model).',
   },
   {
     name: 'preset',
@@ -70,21 +93,24 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'width',
     kind: 'number',
     commands: TRAIN,
-    defaultText: '1 / shapes: see README',
+    recipe: 'widthMultiplier',
+    defaultText: '',
     help: 'Width multiplier for every convolution (1 = the paper’s VGG16).',
   },
   {
     name: 'input-scale',
     kind: 'number',
     commands: TRAIN,
-    defaultText: '1 / shapes: 1/58',
+    recipe: 'inputScale',
+    defaultText: '',
     help: 'Constant the preprocessed (0–255 minus mean) input is multiplied by inside the network: 1 for pretrained VGG16 weights; ~1/58 (unit variance) from scratch.',
   },
   {
     name: 'input-size',
     kind: 'integer',
     commands: TRAIN,
-    defaultText: 'the preset’s (300, 512; shapes: see README)',
+    recipe: 'inputSize',
+    defaultText: '',
     help: 'Side of the square network input in pixels; anchors follow the real feature maps.',
   },
   {
@@ -92,7 +118,8 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     commands: TRAIN,
     choices: ['ssd', 'light'],
-    defaultText: 'ssd / shapes: see README',
+    recipe: 'augment',
+    defaultText: '',
     help: 'ssd: the paper’s photometric + zoom-out + IoU crop + flip; light: photometric + flip only (short schedules).',
   },
   {
@@ -100,7 +127,8 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     commands: TRAIN,
     choices: ['glorot', 'he', 'lsuv'],
-    defaultText: 'glorot / shapes: see README',
+    recipe: 'init',
+    defaultText: '',
     help: 'Initialisation when training from scratch: glorot (tfjs default); he (He-normal backbone and extras, heads glorot); lsuv (He-normal, then every conv rescaled in order to unit-variance output on training images).',
   },
   {
@@ -121,6 +149,7 @@ export const FLAGS: readonly FlagSpec[] = [
   {
     name: 'workers',
     kind: 'integer',
+    min: 1,
     commands: TRAIN,
     defaultText: 'CPU cores on wasm, else 1',
     help: 'Data-parallel worker threads (wasm/cpu backends): each computes gradients on a slice of the batch.',
@@ -130,42 +159,58 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     commands: TRAIN,
     choices: ['sgd', 'adam'],
-    defaultText: 'sgd / shapes: see README',
+    recipe: 'optimizer',
+    defaultText: '',
     help: 'sgd: momentum SGD (the paper); adam: Adam. Weight decay applies to weights only.',
   },
   {
     name: 'lr',
     kind: 'number',
     commands: TRAIN,
-    defaultText: '0.001 / shapes: see README',
+    recipe: 'lr',
+    defaultText: '',
     help: 'Base learning rate.',
   },
   {
     name: 'momentum',
     kind: 'number',
     commands: TRAIN,
-    defaultText: '0.9',
+    recipe: 'momentum',
+    defaultText: '',
     help: 'SGD momentum.',
   },
   {
     name: 'weight-decay',
     kind: 'number',
     commands: TRAIN,
-    defaultText: '0.0005',
+    recipe: 'weightDecay',
+    defaultText: '',
     help: 'L2 weight decay on conv kernels (not biases, not the L2Norm scale).',
   },
   {
     name: 'batch-size',
     kind: 'integer',
-    commands: ALL,
-    defaultText: '32 / shapes: see README',
-    help: 'Images per training step (evaluation batches use the same size).',
+    min: 1,
+    commands: TRAIN,
+    recipe: 'batchSize',
+    defaultText: '',
+    help: `Images per training step (train's evaluations take at most ${EVAL_BATCH_SIZE} at a time).`,
+  },
+  {
+    name: 'batch-size',
+    kind: 'integer',
+    min: 1,
+    commands: ['evaluate'],
+    defaultText: String(EVAL_BATCH_SIZE),
+    help: 'Test images per detector call.',
   },
   {
     name: 'iterations',
     kind: 'integer',
+    min: 1,
     commands: TRAIN,
-    defaultText: '120000 / shapes: see README',
+    recipe: 'iterations',
+    defaultText: '',
     help: 'Training steps in total (a resumed run counts from 0, not from the resume).',
   },
   {
@@ -173,71 +218,102 @@ export const FLAGS: readonly FlagSpec[] = [
     kind: 'string',
     commands: TRAIN,
     choices: ['step', 'cosine'],
-    defaultText: 'step / shapes: see README',
+    recipe: 'lrSchedule',
+    defaultText: '',
     help: 'step: ×--lr-gamma at each --lr-steps boundary (the paper); cosine: half a cosine from --lr after warm-up to 0 at --iterations (--lr-steps ignored).',
   },
   {
     name: 'lr-steps',
     kind: 'numbers',
     commands: TRAIN,
-    defaultText: '80000,100000 / shapes: see README',
-    help: 'Iterations at which the learning rate is multiplied by --lr-gamma.',
+    recipe: 'lrSteps',
+    defaultText: '',
+    help: `Iterations at which the learning rate is multiplied by --lr-gamma ('none' for none).${SCALED}`,
   },
   {
     name: 'lr-gamma',
     kind: 'number',
     commands: TRAIN,
-    defaultText: '0.1',
+    recipe: 'lrGamma',
+    defaultText: '',
     help: 'Learning-rate factor at each --lr-steps boundary.',
   },
   {
     name: 'warmup',
     kind: 'integer',
     commands: TRAIN,
-    defaultText: '0 / shapes: see README',
-    help: 'Iterations of linear learning-rate warm-up from lr/3 (0 = none, as the paper).',
+    recipe: 'warmup',
+    defaultText: '',
+    help: `Iterations of linear learning-rate warm-up from lr/3 (0 = none, as the paper).${SCALED}`,
   },
   {
     name: 'eval-every',
     kind: 'integer',
     commands: TRAIN,
-    defaultText: '10000 / shapes: 0',
-    help: 'Evaluate mAP on the test split every N iterations (0 = only at the end).',
+    recipe: 'evalEvery',
+    defaultText: '',
+    help: `Evaluate mAP on the test split every N iterations (0 = only at the end).${SCALED}`,
   },
   {
     name: 'checkpoint-every',
     kind: 'integer',
     commands: TRAIN,
-    defaultText: '5000 / shapes: see README',
-    help: 'Write a checkpoint every N iterations (and at the end, and on Ctrl-C).',
+    recipe: 'checkpointEvery',
+    defaultText: '',
+    help: `Write a checkpoint every N iterations (and at the end, and on Ctrl-C).${SCALED}`,
   },
   {
     name: 'keep-checkpoints',
     kind: 'integer',
+    min: 1,
     commands: TRAIN,
-    defaultText: '3',
+    recipe: 'keepCheckpoints',
+    defaultText: '',
     help: 'How many of the newest checkpoints to keep.',
   },
   {
     name: 'max-nonfinite',
     kind: 'integer',
+    min: 1,
     commands: TRAIN,
-    defaultText: '5',
+    recipe: 'maxNonFinite',
+    defaultText: '',
     help: 'Stop after this many consecutive batches with a non-finite loss (each is skipped and logged).',
   },
   {
     name: 'seed',
     kind: 'integer',
-    commands: ALL,
+    commands: TRAIN,
     defaultText: '1',
     help: 'Seed for initialisation, shuffling and augmentation.',
   },
   {
     name: 'out',
     kind: 'string',
-    commands: ALL,
-    defaultText: 'runs/<preset>-<date-time> (detect: <checkpoint>/detections)',
-    help: 'Run folder: model/, checkpoints/, metrics.jsonl, plots, summary.json.',
+    commands: TRAIN,
+    defaultText: 'runs/<preset>-<date-time>',
+    help: 'Run folder: model/, checkpoints/, metrics.jsonl, plots, summary.json (made once the data and flags are checked).',
+  },
+  {
+    name: 'out',
+    kind: 'string',
+    commands: ['evaluate'],
+    defaultText: 'the run folder (or the model’s folder)',
+    help: 'Where evaluation-<iteration>.json, its PR curves and drawn test images go (the paths are printed).',
+  },
+  {
+    name: 'out',
+    kind: 'string',
+    commands: ['detect'],
+    defaultText: 'the first free <run>/detections, detections-2, …',
+    help: 'Where the annotated PNGs and detections.json go; a folder holding an earlier detections.json is refused without --overwrite.',
+  },
+  {
+    name: 'overwrite',
+    kind: 'boolean',
+    commands: ['detect'],
+    defaultText: 'off',
+    help: 'Let --out replace the results of an earlier detect.',
   },
   {
     name: 'resume',
@@ -283,6 +359,21 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'How many test images to render with their predicted boxes.',
   },
   {
+    name: 'unknown-class',
+    kind: 'string',
+    commands: EVAL,
+    choices: ['error', 'skip'],
+    defaultText: 'error',
+    help: 'An object whose class is not in --classes: error (stop, naming the file) or skip (drop the object, count it).',
+  },
+  {
+    name: 'verbose',
+    kind: 'boolean',
+    commands: ALL,
+    defaultText: 'off',
+    help: 'On an error, print the stack trace too.',
+  },
+  {
     name: 'help',
     kind: 'boolean',
     commands: ALL,
@@ -310,7 +401,11 @@ function convert(spec: FlagSpec, raw: string): string | number | string[] | numb
     }
     case 'integer': {
       const v = Number(raw);
-      return raw.trim() !== '' && Number.isInteger(v) && v >= 0 ? v : bad('a non-negative integer');
+      if (!(raw.trim() !== '' && Number.isInteger(v) && v >= 0)) bad('a non-negative integer');
+      if (spec.min !== undefined && v < spec.min) {
+        throw new UsageError(`--${spec.name}: must be ≥ ${spec.min}, got ${v}`);
+      }
+      return v;
     }
     case 'list': {
       const items = raw
@@ -369,6 +464,26 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   return { command, flags, positionals: parsed.positionals };
 }
 
+/** A recipe value as a flag would take it: lists comma-separated, an input scale as 1/58. */
+function formatSetting(key: keyof Recipe, value: unknown): string {
+  if (Array.isArray(value)) return value.length === 0 ? 'none' : value.join(',');
+  if (key === 'inputScale' && typeof value === 'number' && value < 1) {
+    return `1/${Math.round(1 / value)}`;
+  }
+  return String(value);
+}
+
+/** `ssd300, ssd512: 0.001; shapes: 0.002`: each preset's value of a recipe setting. */
+export function recipeDefaults(key: keyof Recipe): string {
+  const groups = new Map<string, string[]>();
+  for (const [preset, recipe] of Object.entries(RECIPES)) {
+    const text = formatSetting(key, recipe[key]);
+    groups.set(text, [...(groups.get(text) ?? []), preset]);
+  }
+  if (groups.size === 1) return [...groups.keys()][0]!;
+  return [...groups].map(([text, presets]) => `${presets.join(', ')}: ${text}`).join('; ');
+}
+
 /** The `--help` text: every flag of every command with its default. */
 export function helpText(only?: Command): string {
   const lines = [
@@ -387,8 +502,11 @@ export function helpText(only?: Command): string {
     lines.push(`Flags of ${command}:`);
     for (const f of FLAGS.filter((s) => s.commands.includes(command))) {
       const arg = f.kind === 'boolean' ? '' : f.choices ? ` <${f.choices.join('|')}>` : ' <value>';
+      const defaults = [f.defaultText, f.recipe ? recipeDefaults(f.recipe) : '']
+        .filter(Boolean)
+        .join(' ');
       lines.push(`  --${f.name}${arg}`);
-      lines.push(`      ${f.help}${f.defaultText ? ` (default: ${f.defaultText})` : ''}`);
+      lines.push(`      ${f.help}${defaults ? ` (default: ${defaults})` : ''}`);
     }
     lines.push('');
   }

@@ -2,14 +2,16 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createDetector, type SsdDetector } from '@ssd/detect';
 import { loadSsd } from '@ssd/detect/node';
-import { decodeImage } from '@ssd/voc/node';
+import { decodeImage, readImageSize } from '@ssd/voc/node';
 import { chooseBackend } from './backend';
 import type { RunConfig } from './config';
-import { SHAPES_DIR, ensureShapesDataset, openSplits } from './data';
+import { SHAPES_DIR, checkDataFolder, ensureShapesDataset, openSplits } from './data';
 import { evaluateDetector, evaluationSummary, formatApTable, writePrCurves } from './evaluation';
 import { UsageError, type ParsedFlags } from './flags';
 import { buildNetwork, type Network } from './network';
+import { checkOutFolder, freeFolder } from './out-folder';
 import { drawBoxesPng } from './plots';
+import { EVAL_BATCH_SIZE } from './recipes';
 import { findCheckpoint, loadRunCheckpoint } from './resume';
 import { restoreWeights } from './state';
 
@@ -115,6 +117,8 @@ const log = (m: string): void => {
 /** `evaluate`: VOC mAP of a checkpoint or saved model on the test split (the run's, or --data/--test). */
 export async function runEvaluate(flags: ParsedFlags): Promise<Record<string, unknown>> {
   const t0 = performance.now();
+  if (typeof flags.out === 'string') await checkOutFolder(flags.out);
+  if (typeof flags.data === 'string') await checkDataFolder(path.resolve(flags.data));
   const backend = await chooseBackend((flags.backend as RunConfig['backend']) ?? 'auto', 1, log);
   const opened = await openDetector(flags, 'evaluate');
   try {
@@ -130,7 +134,13 @@ export async function runEvaluate(flags: ParsedFlags): Promise<Record<string, un
         `evaluate: ${opened.source} is not in a run folder: pass --data and --test`,
       );
     }
-    const testSet = await openSplits(data, splits, [...opened.classes], log);
+    const testSet = await openSplits(
+      data,
+      splits,
+      [...opened.classes],
+      log,
+      (flags['unknown-class'] as 'error' | 'skip' | undefined) ?? opened.config?.unknownClass,
+    );
     const out = path.resolve(
       (flags.out as string | undefined) ?? opened.runDir ?? path.dirname(opened.source),
     );
@@ -138,11 +148,12 @@ export async function runEvaluate(flags: ParsedFlags): Promise<Record<string, un
       opened.iteration === null
         ? 'evaluation-model'
         : `evaluation-${String(opened.iteration).padStart(8, '0')}`;
+    await checkOutFolder(out);
     await fs.mkdir(out, { recursive: true });
     const result = await evaluateDetector({
       source: testSet,
       classNames: opened.classes,
-      batchSize: (flags['batch-size'] as number | undefined) ?? 16,
+      batchSize: (flags['batch-size'] as number | undefined) ?? EVAL_BATCH_SIZE,
       detector: opened.detector,
       method: (flags.method as 'voc07' | 'voc12' | undefined) ?? 'voc07',
       draw: (flags.draw as number | undefined) ?? 8,
@@ -160,6 +171,15 @@ export async function runEvaluate(flags: ParsedFlags): Promise<Record<string, un
     };
     await fs.writeFile(path.join(out, `${tag}.json`), `${JSON.stringify(summary, null, 2)}\n`);
     process.stdout.write(`${formatApTable(result)}\n`);
+    const drawn = Math.min((flags.draw as number | undefined) ?? 8, testSet.size);
+    log(
+      [
+        'Wrote:',
+        `  ${path.join(out, `${tag}.json`)}`,
+        `  ${path.join(out, `${tag}-pr-curves.png`)}`,
+        ...(drawn > 0 ? [`  ${path.join(out, `${tag}-images`)}/ (${drawn} images)`] : []),
+      ].join('\n'),
+    );
     return summary;
   } finally {
     opened.dispose();
@@ -181,7 +201,27 @@ async function expandInputs(inputs: readonly string[]): Promise<string[]> {
     }
   }
   if (files.length === 0) throw new UsageError('detect: no images given (files or folders)');
+  // Every input is an image (its header reads), before any work.
+  for (const file of files) await readImageSize(file);
   return files;
+}
+
+/**
+ * Where `detect` writes: `--out` (refused when it holds earlier results, unless
+ * `--overwrite`), else the first free `<run>/detections`, `detections-2`, ….
+ */
+async function detectOutFolder(flags: ParsedFlags, opened: OpenedDetector): Promise<string> {
+  if (typeof flags.out === 'string') {
+    const out = path.resolve(flags.out);
+    const earlier = await fs.stat(path.join(out, 'detections.json')).catch(() => null);
+    if (earlier !== null && flags.overwrite !== true) {
+      throw new UsageError(
+        `--out ${flags.out}: holds detections.json from an earlier run; pass --overwrite to replace it, or another --out`,
+      );
+    }
+    return out;
+  }
+  return freeFolder(path.join(opened.runDir ?? path.dirname(opened.source), 'detections'));
 }
 
 /** `detect`: annotated PNGs and `detections.json` for images or folders. */
@@ -189,17 +229,16 @@ export async function runDetect(
   flags: ParsedFlags,
   inputs: readonly string[],
 ): Promise<{ out: string; images: number }> {
+  if (typeof flags.out === 'string') await checkOutFolder(flags.out);
   const files = await expandInputs(inputs);
   await chooseBackend((flags.backend as RunConfig['backend']) ?? 'auto', 1, log);
   const opened = await openDetector(flags, 'detect');
   const threshold = (flags['score-threshold'] as number | undefined) ?? 0.5;
-  const out = path.resolve(
-    (flags.out as string | undefined) ??
-      path.join(opened.runDir ?? path.dirname(opened.source), 'detections'),
-  );
-  await fs.mkdir(out, { recursive: true });
   const all: Record<string, unknown>[] = [];
+  let out: string;
   try {
+    out = await detectOutFolder(flags, opened);
+    await fs.mkdir(out, { recursive: true });
     for (const file of files) {
       const img = await decodeImage(file);
       // The evaluation's candidates (score > 0.01, NMS, best 200), then the threshold.

@@ -2,15 +2,21 @@ import { readJsonl } from './jsonl';
 import { lineChartSvg, writeSvgPng } from './plots';
 
 /**
- * Exponential moving average (weight `alpha` on each new value) from the first
- * finite value on; a non-finite value (a skipped batch's loss) repeats the average.
+ * Exponential moving average (weight `alpha` on each new value), bias-corrected
+ * as Adam's moments are: the average started at 0 is divided by 1 − (1 − alpha)^t
+ * after t finite values, so it follows the values from the first one on instead of
+ * lagging behind them (the first value is returned as is). A non-finite value (a
+ * skipped batch's loss) repeats the average; NaN before the first finite value.
  */
 export function smooth(values: readonly number[], alpha = 0.05): number[] {
-  let ema = NaN;
+  let ema = 0;
+  let t = 0;
   return values.map((v) => {
-    if (!Number.isFinite(v)) return ema;
-    ema = Number.isNaN(ema) ? v : ema + alpha * (v - ema);
-    return ema;
+    if (Number.isFinite(v)) {
+      ema += alpha * (v - ema);
+      t += 1;
+    }
+    return t === 0 ? NaN : ema / (1 - (1 - alpha) ** t);
   });
 }
 
@@ -41,7 +47,12 @@ export async function writeLossCurve(metricsFile: string, file: string): Promise
         ...s,
         color: ['#c8c8c8', '#1f77b4', '#2ca02c', '#d62728'][i],
       })),
-      { title: 'Training loss (EMA 0.05)', xLabel: 'iteration', yLabel: 'loss', logY: true },
+      {
+        title: 'Training loss (EMA 0.05, bias-corrected)',
+        xLabel: 'iteration',
+        yLabel: 'loss',
+        logY: true,
+      },
     ),
     file,
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatProgress } from './progress';
+import { formatDuration, formatProgress, slowRunWarning } from './progress';
 
 describe('formatProgress', () => {
   it('shows bar, ETA, speed, loss parts, lr and data wait', () => {
@@ -27,5 +27,28 @@ describe('formatProgress', () => {
     expect(formatDuration(65)).toBe('1m05s');
     expect(formatDuration(3725)).toBe('1h02m');
     expect(formatDuration(NaN)).toBe('?');
+  });
+});
+
+describe('slowRunWarning', () => {
+  it('warns once a CPU run needs more than a few hours, suggesting the small preset or a GPU', () => {
+    const w = slowRunWarning({
+      device: 'cpu',
+      backend: 'wasm × 2 workers',
+      preset: 'ssd300',
+      etaSeconds: 2149 * 3600,
+    });
+    expect(w).toContain('2149h00m');
+    expect(w).toContain('--preset shapes');
+    expect(w).toContain('GPU');
+    expect(
+      slowRunWarning({ device: 'cpu', backend: 'wasm', preset: 'ssd300', etaSeconds: 3600 }),
+    ).toBeNull();
+    expect(
+      slowRunWarning({ device: 'gpu', backend: 'tensorflow', preset: 'ssd300', etaSeconds: 1e7 }),
+    ).toBeNull();
+    expect(
+      slowRunWarning({ device: 'cpu', backend: 'cpu', preset: 'shapes', etaSeconds: 1e5 }),
+    ).toContain('--input-size');
   });
 });

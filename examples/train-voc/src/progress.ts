@@ -85,3 +85,27 @@ export class ProgressPrinter {
     this.open = false;
   }
 }
+
+/** A CPU run longer than this gets {@link slowRunWarning}'s advice. */
+export const SLOW_RUN_SECONDS = 3 * 3600;
+
+/**
+ * Advice for a run on the CPU whose remaining time (`etaSeconds`, from the steps
+ * so far) is over {@link SLOW_RUN_SECONDS}; `null` for a faster run or a GPU.
+ */
+export function slowRunWarning(o: {
+  readonly device: 'gpu' | 'cpu';
+  readonly backend: string;
+  readonly preset: string;
+  readonly etaSeconds: number;
+}): string | null {
+  if (o.device !== 'cpu' || !(o.etaSeconds > SLOW_RUN_SECONDS)) return null;
+  const smaller =
+    o.preset === 'shapes'
+      ? 'fewer --iterations, a smaller --input-size or --width'
+      : '--preset shapes (the small network that trains on a CPU), or fewer --iterations';
+  return (
+    `warning: at this speed the run needs about ${formatDuration(o.etaSeconds)} more on the CPU (${o.backend}). ` +
+    `For a CPU, try ${smaller}; for this recipe, a GPU (--backend tensorflow with @tensorflow/tfjs-node-gpu and CUDA).`
+  );
+}

@@ -10,9 +10,16 @@ import { encodeTargets } from '@ssd/matcher';
 import type { VocDataset } from '@ssd/voc/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { chooseBackend, type BackendChoice } from './backend';
-import { saveCheckpoint } from './checkpoint';
-import type { RunConfig } from './config';
-import { SHAPES_DIR, classesFor, ensureShapesDataset, openSplits } from './data';
+import { latestCheckpoint, saveCheckpoint } from './checkpoint';
+import { configWarnings, type RunConfig } from './config';
+import {
+  SHAPES_DIR,
+  checkDataFolder,
+  classesFor,
+  ensureShapesDataset,
+  openSplits,
+  readClassNames,
+} from './data';
 import { createLocalEngine } from './engine';
 import { evaluateDetector, evaluationSummary, formatApTable, writePrCurves } from './evaluation';
 import { exportModel } from './export-model';
@@ -20,9 +27,11 @@ import { UsageError, type ParsedFlags } from './flags';
 import { appendJsonl, truncateJsonlAfter } from './jsonl';
 import { writeLossCurve } from './loss-curve';
 import { lsuvFromTrainingImages } from './lsuv';
+import { checkOutFolder, makeOutFolder } from './out-folder';
 import { buildNetwork, loadBackboneWeights, preprocess, type Network } from './network';
 import { createOptimizer, type Optimizer } from './optimizer';
-import { ProgressPrinter, formatProgress } from './progress';
+import { EVAL_BATCH_SIZE } from './recipes';
+import { ProgressPrinter, formatProgress, slowRunWarning } from './progress';
 import { loadRunCheckpoint, runState, startingPoint } from './resume';
 import { schedulePhase, type LrSchedule } from './schedule';
 import { captureTrainingState, restoreOptimizer, restoreWeights } from './state';
@@ -51,6 +60,9 @@ export interface TrainHooks {
 
 type Log = (message: string) => void;
 
+/** The iteration of a run (or resume) after which its remaining time is judged. */
+const SLOW_CHECK_AFTER = 3;
+
 function scheduleOf(c: RunConfig): LrSchedule {
   return {
     kind: c.lrSchedule,
@@ -67,7 +79,10 @@ function describeBackend(choice: BackendChoice): string {
   return `${choice.name}${choice.workers > 1 ? ` × ${choice.workers} workers` : ''}`;
 }
 
-/** The data of a run: the generated shapes set when `config.data` is null (made once). */
+/**
+ * The data of a run: the generated shapes set when `config.data` is null (made
+ * once); `--classes auto` reads the class names from the training annotations.
+ */
 async function openData(
   config: RunConfig,
   log: Log,
@@ -83,17 +98,37 @@ async function openData(
     const shapes = await ensureShapesDataset(path.resolve(SHAPES_DIR), log);
     root = shapes.root;
     generatedSeconds = shapes.generatedSeconds;
+  } else {
+    await checkDataFolder(root);
   }
-  const classes = [...classesFor(config)];
-  const trainSet = await openSplits(root, config.train, classes, log);
-  const testSet = await openSplits(root, config.test, classes, log);
+  let classes: string[];
+  if (config.classes?.[0] === 'auto') {
+    classes = await readClassNames(root, config.train);
+    log(`Classes (--classes auto, from ${config.train.join('+')}): ${classes.join(', ')}`);
+  } else {
+    classes = [...classesFor(config)];
+  }
+  const unknownClass = config.unknownClass ?? 'error';
+  const trainSet = await openSplits(root, config.train, classes, log, unknownClass);
+  const testSet = await openSplits(root, config.test, classes, log, unknownClass);
   return { classes, trainSet, testSet, generatedSeconds };
+}
+
+/** Flags that name files, checked before any work. */
+async function checkInputs(config: RunConfig): Promise<void> {
+  await checkOutFolder(config.out);
+  if (
+    config.backboneWeights !== null &&
+    (await fs.stat(config.backboneWeights).catch(() => null)) === null
+  ) {
+    throw new UsageError(`--backbone-weights ${config.backboneWeights}: no such file or folder`);
+  }
 }
 
 /**
  * The weights training starts from: the checkpoint's when resuming (the metrics
- * after it are dropped), else a pretrained backbone or LSUV as configured (and a
- * fresh `metrics.jsonl` and `config.json`). Returns the first iteration.
+ * after it are dropped), else a pretrained backbone or LSUV as configured.
+ * Returns the first iteration.
  */
 async function initialiseWeights(
   o: {
@@ -122,9 +157,13 @@ async function initialiseWeights(
     log(`Resumed from ${resumeFrom} at iteration ${data.iteration}.`);
     return data.iteration;
   }
+  return 0;
+}
+
+/** A new run's first files: `config.json`, and no `metrics.jsonl` from an earlier run. */
+async function startRunFiles(config: RunConfig, metricsFile: string): Promise<void> {
   await fs.rm(metricsFile, { force: true });
   await fs.writeFile(path.join(config.out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
-  return 0;
 }
 
 /** The augmenting, target-encoding loader of the training split. */
@@ -197,7 +236,7 @@ function runEvaluator(o: {
     const result = await evaluateDetector({
       source: o.testSet,
       classNames: o.classes,
-      batchSize: Math.max(1, Math.min(config.batchSize, 16)),
+      batchSize: Math.min(config.batchSize, EVAL_BATCH_SIZE),
       detector: o.detector,
       method: config.method,
       ...(o.hooks.evalLimit !== undefined ? { limit: o.hooks.evalLimit } : {}),
@@ -275,23 +314,61 @@ async function writeRunSummary(o: {
   return summary;
 }
 
-/** `train`: trains (or resumes), checkpoints, evaluates at the end, writes the run folder and its model. */
+/**
+ * `train`: trains (or resumes), checkpoints, evaluates at the end, writes the run
+ * folder and its model. Every input is checked before the run folder is made, and
+ * a new run that fails before its first checkpoint removes its folder again.
+ */
 export async function runTrain(
   config0: RunConfig | null,
   flags: ParsedFlags,
   hooks: TrainHooks = {},
 ): Promise<TrainResult> {
+  const made: NewFolder = {};
+  try {
+    return await train(config0, flags, hooks, made);
+  } catch (e) {
+    if (
+      made.top !== undefined &&
+      made.out !== undefined &&
+      (await latestCheckpoint(path.join(made.out, 'checkpoints'))) === undefined
+    ) {
+      await fs.rm(made.top, { recursive: true, force: true });
+    }
+    throw e;
+  }
+}
+
+/** The run folder `train` made: `out`, and the topmost folder it created for it. */
+interface NewFolder {
+  out?: string;
+  top?: string;
+}
+
+/** `runTrain`'s run; fills `made` when it creates the run folder. */
+async function train(
+  config0: RunConfig | null,
+  flags: ParsedFlags,
+  hooks: TrainHooks,
+  made: NewFolder,
+): Promise<TrainResult> {
   const wallStart = performance.now();
   const printer = new ProgressPrinter();
   const log = hooks.log ?? ((m: string) => printer.log(m));
-  const { config, resumeFrom } = await startingPoint(config0, flags);
-  const out = config.out;
+  const start = await startingPoint(config0, flags);
+  const { resumeFrom } = start;
+  const out = start.config.out;
   const ckptDir = path.join(out, 'checkpoints');
   const metricsFile = path.join(out, 'metrics.jsonl');
-  await fs.mkdir(out, { recursive: true });
+  await checkInputs(start.config);
+  for (const w of configWarnings(start.config)) log(w);
 
-  // Data first (it may need generating), then the backend, then the network.
-  const { classes, trainSet, testSet, generatedSeconds } = await openData(config, log);
+  // Data first (it may need generating), then the backend, then the network; the
+  // run folder only once all of them are usable.
+  const { classes, trainSet, testSet, generatedSeconds } = await openData(start.config, log);
+  // `--classes auto` is saved as the names it found.
+  const config: RunConfig =
+    start.config.classes?.[0] === 'auto' ? { ...start.config, classes } : start.config;
   const backend = await chooseBackend(config.backend, config.workers, log);
   log(
     `Backend: ${describeBackend(backend)} (${backend.reason}). Training on ${config.train.join('+')} ` +
@@ -316,6 +393,10 @@ export async function runTrain(
 
   const schedule = scheduleOf(config);
   const loader = trainingLoader(trainSet, config, net, classes.length + 1);
+  made.top = await makeOutFolder(out);
+  made.out = out;
+  if (!resumeFrom) await startRunFiles(config, metricsFile);
+
   const loss = (
     p: { locPred: tf.Tensor3D; logits: tf.Tensor3D },
     t: { locTargets: tf.Tensor3D; labels: tf.Tensor2D },
@@ -381,6 +462,18 @@ export async function runTrain(
         ),
       onIteration: async (r, stats) => {
         hooks.onIteration?.(r.iteration);
+        // Once, after a few steps (the first ones include warm-up): a CPU run of hours.
+        if (stats.iterationsThisRun === SLOW_CHECK_AFTER) {
+          const etaSeconds =
+            (stats.elapsedSeconds / stats.iterationsThisRun) * (config.iterations - r.iteration);
+          const warning = slowRunWarning({
+            device: backend.device,
+            backend: describeBackend(backend),
+            preset: config.preset,
+            etaSeconds,
+          });
+          if (warning) log(warning);
+        }
         dataWait = stats.dataWaitSeconds;
         images = stats.imagesThisRun;
         await appendJsonl(metricsFile, { type: 'train', ...r });

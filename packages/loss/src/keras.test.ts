@@ -78,6 +78,32 @@ describe('kerasMultiboxLoss', () => {
     tf.dispose(yPred);
   });
 
+  it("packTargets requires numClasses for packing: 'oneHot'", () => {
+    const locTargets = tf.zeros([1, 4, 4]);
+    const labels = tf.zeros([1, 4], 'int32');
+    const before = tf.memory().numTensors;
+    for (const numClasses of [undefined, 1, 2.5, NaN]) {
+      const options = { packing: 'oneHot', numClasses } as {
+        packing: 'oneHot';
+        numClasses: number;
+      };
+      expect(() => packTargets(locTargets, labels, options)).toThrow(LossInputError);
+      expect(() => packTargets(locTargets, labels, options)).toThrow(
+        /^options\.numClasses: expected an integer ≥ 2 .* for packing: 'oneHot', got /,
+      );
+    }
+    expect(() =>
+      packTargets(locTargets, labels, { packing: 'oneHot' } as unknown as { packing: 'label' }),
+    ).toThrow(
+      "options.numClasses: expected an integer ≥ 2 (the K object classes plus background) for packing: 'oneHot', got none",
+    );
+    expect(() =>
+      packTargets(locTargets, labels, { packing: 'onehot' } as unknown as { packing: 'label' }),
+    ).toThrow("options.packing: expected 'label' or 'oneHot', got onehot");
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([locTargets, labels]);
+  });
+
   it('drops into model.compile / model.fit of a tfjs-layers model, and trains', async () => {
     const { locTargets, labels } = randomBatch(2);
     const rng = testRng(3);

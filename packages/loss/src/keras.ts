@@ -27,8 +27,10 @@ const shapeOf = (t: tf.Tensor) => `shape [${t.shape.join(', ')}]`;
  * Packs targets for the Keras-style loss.
  * @param locTargets `[batch, numAnchors, 4]`.
  * @param labels `[batch, numAnchors]` int32: 0 background, 1..K, −1 ignored.
+ * @param options `{ packing: 'oneHot', numClasses }` requires `numClasses` (K + 1,
+ *   background included; `LossInputError` without it).
  * @returns `[batch, numAnchors, 5]` (`'label'`) or `[batch, numAnchors, 4 + numClasses]`
- *   (`'oneHot'`; numClasses = K + 1, background included), float32, owned by the caller.
+ *   (`'oneHot'`), float32, owned by the caller.
  */
 export function packTargets(
   locTargets: tf.Tensor,
@@ -48,6 +50,21 @@ export function packTargets(
       `shape [${locTargets.shape[0]}, ${locTargets.shape[1]}]`,
       shapeOf(labels),
     );
+  }
+  const packing: unknown = options.packing;
+  if (packing !== 'label' && packing !== 'oneHot') {
+    throw new LossInputError('options.packing', `'label' or 'oneHot'`, `${String(packing)}`);
+  }
+  if (options.packing === 'oneHot') {
+    // Without it the one-hot would be empty and yTrue 4 wide, which no yPred matches.
+    const { numClasses } = options as { numClasses?: unknown };
+    if (!(Number.isInteger(numClasses) && (numClasses as number) >= 2)) {
+      throw new LossInputError(
+        'options.numClasses',
+        "an integer ≥ 2 (the K object classes plus background) for packing: 'oneHot'",
+        numClasses === undefined ? 'none' : String(numClasses),
+      );
+    }
   }
   return tf.tidy(() => {
     if (options.packing === 'label') {

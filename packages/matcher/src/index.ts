@@ -5,5 +5,8 @@ export type { InvalidBoxPolicy, MatchOptions, MatchStrategy } from './match';
 export { MATCH_BELOW_THRESHOLD, MATCH_BETWEEN_THRESHOLDS, matchAnchors } from './match';
 export type { EncodeTargetsOptions, Targets } from './targets';
 export { createTargetEncoder, encodeTargets } from './targets';
+export { RELATIVE_BOX_TOLERANCE, assertRelativeBoxes } from './relative';
+export type { StackedTargets } from './stack';
+export { stackTargets } from './stack';
 export type { BatchTargets } from './tensor';
 export { decodeBoxes, encodeBoxes, encodeTargetsBatch } from './tensor';

@@ -2,6 +2,7 @@ import { generateAnchorsPacked, type AnchorConfig } from '@ssd/anchors';
 import { BoxShapeError, type NumClasses, type PackedBoxes } from '@ssd/geometry';
 import { encodeOne, packedCount, resolveVariances, type BoxCoderOptions } from './coder';
 import { MatcherInputError } from './errors';
+import { assertRelativeBoxes } from './relative';
 import {
   MATCH_BETWEEN_THRESHOLDS,
   matchValidated,
@@ -60,8 +61,13 @@ function validateLabels(gtLabels: ArrayLike<number>, numGt: number, numClasses?:
  * Per-anchor training targets of one image: matches the default boxes to the
  * ground truth (`matchAnchors`) and encodes each positive anchor's box. An image
  * without boxes gives all-background targets.
+ *
+ * Throws `MatcherInputError` naming the box for ground truth that is not relative
+ * (a coordinate outside [−1e-3, 1 + 1e-3], see `assertRelativeBoxes`; pixel boxes
+ * would otherwise match no anchor and train only background), for a degenerate box
+ * (unless `invalidBoxes: 'drop'`) and for a label outside 1..K.
  * @param anchors `[P * 4]`, cxcywh, relative.
- * @param gtBoxes `[G * 4]`, xyxy, relative.
+ * @param gtBoxes `[G * 4]`, xyxy, relative (0..1).
  * @param gtLabels `[G]`, 1..K (K = numClasses − 1).
  */
 export function encodeTargets(
@@ -74,6 +80,7 @@ export function encodeTargets(
   const v = Float32Array.from(resolveVariances(options));
   const numAnchors = packedCount(anchors, 'anchors');
   const numGt = packedCount(gtBoxes, 'gtBoxes');
+  assertRelativeBoxes(gtBoxes);
   validateLabels(gtLabels, numGt, options?.numClasses);
   const valid = validateGtBoxes(gtBoxes, resolved);
   const anchors32 = toFloat32(anchors);

@@ -119,8 +119,13 @@ export interface BatchTargets {
  * common `G`: a row whose label is ≤ 0, or whose box is degenerate (width or height
  * ≤ 0, NaN), is not a box (the packed version's `invalidBoxes: 'drop'`). Only the
  * `'ssd'` strategy is available in-graph.
+ *
+ * Box values are not checked here: that would read the tensor back to the host (a
+ * sync per batch). Check them where they are still arrays, with
+ * `assertRelativeBoxes` (as `encodeTargets` does); pixel boxes would match no anchor
+ * and train only background. An int32 `gtBoxes` (pixel coordinates) is refused.
  * @param anchors `[P, 4]`, cxcywh, relative.
- * @param gtBoxes `[B, G, 4]`, xyxy, relative.
+ * @param gtBoxes `[B, G, 4]` float32, xyxy, relative (0..1).
  * @param gtLabels `[B, G]` int32.
  * @returns tensors owned by the caller.
  */
@@ -133,6 +138,14 @@ export function encodeTargetsBatch(
   const numAnchors = assertAnchors(anchors);
   if (gtBoxes.rank !== 3 || gtBoxes.shape[2] !== 4) {
     throw new BoxShapeError('gtBoxes', '[batch, numBoxes, 4]', shapeString(gtBoxes));
+  }
+  if (gtBoxes.dtype !== 'float32') {
+    throw new MatcherInputError(
+      'gtBoxes',
+      gtBoxes.dtype,
+      `expected float32 xyxy boxes relative to the image (0..1), got dtype ${gtBoxes.dtype} ` +
+        `(pixel coordinates?); divide by the image size (toRelativePacked from @ssd/geometry)`,
+    );
   }
   const [batch, numGt] = gtBoxes.shape;
   if (gtLabels.rank !== 2 || gtLabels.shape[0] !== batch || gtLabels.shape[1] !== numGt) {

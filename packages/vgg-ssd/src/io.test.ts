@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testRng } from '@ssd/testing';
 import { SSD300_VOC } from '@ssd/anchors';
 import {
+  DEFAULT_PREPROCESSING,
   AtrousConv2D,
   L2Normalization,
   WeightsFileError,
@@ -124,7 +125,14 @@ describe('the main entry: any IOHandler, no file system', () => {
     expect(saved?.weightData).toBeDefined();
     const loaded = await loadFromHandler(tf.io.fromMemory(saved!));
     expect(loaded.getLayer('fc6')).toBeInstanceOf(AtrousConv2D);
-    expect(readSsdMetadata(loaded)).toEqual({ anchorConfig, labels: ['cat', 'dog'] });
+    // Completed from the model on save: input size, preprocessing, input scale.
+    expect(readSsdMetadata(loaded)).toEqual({
+      anchorConfig,
+      labels: ['cat', 'dog'],
+      inputSize: model.inputs[0]!.shape[1],
+      preprocessing: DEFAULT_PREPROCESSING,
+      inputScale: 1,
+    });
     const x = images(8);
     expect(await outputs(loaded, x)).toEqual(await outputs(model, x));
     tf.dispose(x);
