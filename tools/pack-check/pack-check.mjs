@@ -7,13 +7,18 @@
 // each of its entries (the main one and subpaths such as `./node`), that TypeScript
 // resolves their types under node16 (ESM and CJS) and bundler resolution, and that the
 // main entry bundles for a browser (esbuild, platform browser, tfjs external) without
-// pulling in a Node built-in or sharp. Exits non-zero on the first failure.
+// pulling in a Node built-in or sharp. Each tarball must hold a LICENSE (copied from the
+// repository root by the package's `prepack` script), and every relative link of its README
+// must point to a file inside the tarball (npmjs.com resolves them against it). Exits
+// non-zero on the first failure. It also lists the package.json fields that wait for the
+// project's public repository URL (`repository`, `homepage`, `bugs`), without failing.
 import { builtinModules } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { build } from 'esbuild';
+import { brokenReadmeLinks } from './src/readme-links.mjs';
 
 const root = resolve(import.meta.dirname, '../..');
 const run = (cmd, args, cwd) =>
@@ -26,6 +31,20 @@ for (const dir of readdirSync(join(root, 'packages'))) {
     packages.set(manifest.name, { dir: join(root, 'packages', dir), manifest });
 }
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : [...packages.keys()];
+
+// No public repository URL exists yet, so these stay out of the manifests until one does.
+const urlFields = ['repository', 'homepage', 'bugs'];
+const missingFields = new Map(); // 'repository, homepage' → ['@ssd/a', …]
+for (const name of wanted) {
+  const manifest = packages.get(name)?.manifest ?? {};
+  const missing = urlFields.filter((field) => !(field in manifest)).join(', ');
+  if (missing) missingFields.set(missing, [...(missingFields.get(missing) ?? []), name]);
+}
+for (const [fields, names] of missingFields) {
+  console.log(
+    `pack-check: note: no ${fields} in ${names.join(', ')} (they wait for the public repository URL)`,
+  );
+}
 
 function closure(name, seen = new Set()) {
   if (seen.has(name)) return seen;
@@ -76,16 +95,44 @@ async function nodeOnlyImports(specifier, cwd) {
   });
   return found;
 }
+/** LICENSE in the tarball, and every relative link of its README resolving inside it. */
+function checkTarballFiles(name, files) {
+  if (!files.includes('LICENSE')) {
+    throw new Error(
+      `${name}: the tarball has no LICENSE; its package.json needs ` +
+        `"prepack": "node ../../tools/copy-license.mjs" (copies the root LICENSE)`,
+    );
+  }
+  const readme = files.find((f) => /^readme(\.md)?$/i.test(f));
+  if (readme === undefined) throw new Error(`${name}: the tarball has no README`);
+  const broken = brokenReadmeLinks(
+    readFileSync(join(packages.get(name).dir, readme), 'utf8'),
+    files,
+  );
+  if (broken.length > 0) {
+    const list = broken.map((b) => `${b.link} (${b.reason})`);
+    throw new Error(
+      `${name}: ${readme} links files that are not in the tarball, dead on npmjs.com: ${list.join(', ')}. ` +
+        `Name the file without a relative link, or add it to "files".`,
+    );
+  }
+}
+
 for (const name of wanted) {
   if (!packages.has(name)) throw new Error(`pack-check: unknown package ${name}`);
   const work = mkdtempSync(join(tmpdir(), 'ssd-pack-'));
   try {
     const tarballs = [...closure(name)].map((n) => {
-      const file = run('npm', ['pack', '--silent', '--pack-destination', work], packages.get(n).dir)
-        .trim()
-        .split('\n')
-        .pop();
-      return join(work, file);
+      // `--json` lists the packed files; `--silent` keeps the prepack banner quiet.
+      const [packed] = JSON.parse(
+        run('npm', ['pack', '--json', '--silent', '--pack-destination', work], packages.get(n).dir),
+      );
+      if (n === name)
+        checkTarballFiles(
+          name,
+          packed.files.map((f) => f.path),
+        );
+      return join(work, packed.filename);
     });
     const peers = Object.keys({ ...packages.get(name).manifest.peerDependencies }).map(
       (p) => `${p}@4.22.0`,
@@ -169,7 +216,7 @@ for (const name of wanted) {
       );
     }
     console.log(
-      `pack-check: ${name}@${manifest.version} ok (import, require, types under node16 + bundler, browser bundle of the main entry; exports ${counts.join(', ')})`,
+      `pack-check: ${name}@${manifest.version} ok (LICENSE, README links, import, require, types under node16 + bundler, browser bundle of the main entry; exports ${counts.join(', ')})`,
     );
   } finally {
     rmSync(work, { recursive: true, force: true });
