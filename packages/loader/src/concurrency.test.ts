@@ -1,18 +1,13 @@
+import { collectAsync } from '@ssd/testing';
 import { describe, expect, it } from 'vitest';
 import { mapConcurrent, mapGroups } from './concurrency';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
-
 describe('mapGroups', () => {
   it('yields each group in order whatever order the calls finish in; groups may be empty', async () => {
     const groups = [[1, 2, 3], [], [4], [5, 6]];
-    const out = await collect(
+    const out = await collectAsync(
       mapGroups(groups, async (x) => (await sleep((7 - x) * 2), x * 10), {
         concurrency: 3,
         ahead: 2,
