@@ -15,14 +15,19 @@ import { randomRgb, tinyModel } from './test-helpers';
 const root = mkdtempSync(join(tmpdir(), 'ssd-detect-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
+/** Saves `model` with SSD300's anchors and the labels `a`, `b`. */
+async function saveWithLabels(model: ReturnType<typeof tinyModel>, dir: string): Promise<void> {
+  await saveSsdModel(model, dir, {
+    anchorConfig: anchorConfigForModel(model, SSD300_VOC),
+    labels: ['a', 'b'],
+  });
+}
+
 describe('loadSsd / createDetector', () => {
   it('loads a saved model with its metadata and detects in the image pixels', async () => {
     const model = tinyModel(11);
     const dir = join(root, 'model');
-    await saveSsdModel(model, dir, {
-      anchorConfig: anchorConfigForModel(model, SSD300_VOC),
-      labels: ['a', 'b'],
-    });
+    await saveWithLabels(model, dir);
     const backend = tf.getBackend();
     const detector = await loadSsd(dir);
     expect(tf.getBackend()).toBe(backend);
@@ -62,10 +67,7 @@ describe('loadSsd / createDetector', () => {
   it('loads in the browser way (model.json URL, IOHandler over bytes) with the same detections', async () => {
     const model = tinyModel(11);
     const dir = join(root, 'served');
-    await saveSsdModel(model, dir, {
-      anchorConfig: anchorConfigForModel(model, SSD300_VOC),
-      labels: ['a', 'b'],
-    });
+    await saveWithLabels(model, dir);
     model.dispose();
     const image = randomRgb(90, 70, 4);
     const fromDisk = await loadSsd(join(dir, 'model.json'));
