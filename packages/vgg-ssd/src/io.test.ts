@@ -19,24 +19,16 @@ import {
   WeightsFileError,
   anchorConfigForModel,
   readSsdMetadata,
-  createSsdVgg16,
   loadSsdModel as loadFromHandler,
   saveSsdModel as saveToHandler,
 } from './index';
 import { fileSystemHandler, loadSsdModel, saveSsdModel } from './node';
+import { narrowSsd } from './test-helpers';
 
 const root = mkdtempSync(join(tmpdir(), 'vgg-ssd-io-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function tinyModel(seed: number) {
-  return createSsdVgg16({
-    numClasses: 3,
-    preset: SSD300_VOC,
-    inputSize: 64,
-    widthMultiplier: 1 / 16,
-    seed,
-  });
-}
+const tinyModel = (seed: number) => narrowSsd({ seed });
 
 function images(seed: number): tf.Tensor4D {
   const rng = testRng(seed);
