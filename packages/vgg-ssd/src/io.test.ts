@@ -116,7 +116,14 @@ describe('the main entry: any IOHandler, no file system', () => {
     expect(saved?.weightData).toBeDefined();
     const loaded = await loadFromHandler(tf.io.fromMemory(saved!));
     expect(loaded.getLayer('fc6')).toBeInstanceOf(AtrousConv2D);
-    expect(readSsdMetadata(loaded)).toEqual({ anchorConfig, labels: ['cat', 'dog'] });
+    // Saved metadata is completed from the model (input size and scale) and defaults.
+    expect(readSsdMetadata(loaded)).toEqual({
+      anchorConfig,
+      labels: ['cat', 'dog'],
+      inputSize: 64,
+      inputScale: 1,
+      preprocessing: { resize: 'bilinear-half-pixel', meanRgb: [123, 117, 104] },
+    });
     const x = images(8);
     expect(await outputs(loaded, x)).toEqual(await outputs(model, x));
     tf.dispose(x);
