@@ -40,10 +40,7 @@ try {
   const made = await makeShapesVoc({ outDir: out, count, seed: 1, width: 500, height: 375 });
   const dataset = await openVocDataset({
     root: made.root,
-    sets: [
-      { year: made.year, split: 'trainval' },
-      { year: made.year, split: 'test' },
-    ],
+    sets: made.sets,
     classes: SHAPES_CLASSES,
   });
   const paths = Array.from({ length: dataset.size }, (_, i) => dataset.imagePath(i));

@@ -1,9 +1,9 @@
 import type { SsdDetector } from '@ssd/detect';
 import type { Sample } from '@ssd/geometry';
+import { mapConcurrent } from '@ssd/loader';
 import { DetectionEvaluator, type EvaluationResult } from '@ssd/metrics';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { mapConcurrent } from './prefetch';
 import { drawBoxesPng, lineChartSvg, writeSvgPng, type DrawnBox } from './plots';
 
 /** What evaluation reads: decoded samples (the `Sample` contract, boxes absolute). */
@@ -55,8 +55,8 @@ export async function evaluateDetector(o: EvaluateOptions): Promise<EvaluationRe
   const load = (first: number) =>
     mapConcurrent(
       Array.from({ length: Math.min(o.batchSize, total - first) }, (_, j) => first + j),
-      o.concurrency ?? 2,
       (index) => o.source.load(index),
+      { concurrency: o.concurrency ?? 2 },
     );
   let next = total > 0 ? load(0) : null;
   for (let first = 0; first < total; first += o.batchSize) {

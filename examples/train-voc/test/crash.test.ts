@@ -3,15 +3,13 @@
  * checkpoint; the previous checkpoint stays loadable and `--resume` finishes
  * the run. And Ctrl-C (SIGINT) saves a checkpoint and exits cleanly.
  */
-import { makeShapesVoc } from '@ssd/make-shapes-voc';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listCheckpoints, loadCheckpoint } from '../src/checkpoint';
-import { tinyTrainArgs } from './tiny-run';
+import { makeTinyShapes, tinyTrainArgs } from './tiny-run';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'cli.js');
 let dir: string;
@@ -53,8 +51,7 @@ async function waitFor(what: () => Promise<boolean>, child: ChildProcess, ms = 1
 }
 
 beforeAll(async () => {
-  dir = await fs.mkdtemp(path.join(tmpdir(), 'train-voc-crash-'));
-  await makeShapesVoc({ outDir: dir, count: 16, seed: 5, concurrency: 2 });
+  dir = await makeTinyShapes('train-voc-crash-', { count: 16, seed: 5 });
 });
 
 afterAll(async () => {

@@ -5,11 +5,9 @@
  */
 import { loadSsd as loadSsdFrom, type Detection, type SsdDetector } from '@ssd/detect';
 import { loadSsd } from '@ssd/detect/node';
-import { makeShapesVoc } from '@ssd/make-shapes-voc';
 import { decodeImage } from '@ssd/voc/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { promises as fs } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +17,7 @@ import { parseCommandLine } from '../src/flags';
 import { runDetect, runEvaluate } from '../src/infer-commands';
 import { readJsonl } from '../src/jsonl';
 import { runTrain } from '../src/train-command';
-import { tinyTrainArgs } from './tiny-run';
+import { makeTinyShapes, tinyTrainArgs } from './tiny-run';
 
 let dir: string;
 const ITERATIONS = 24;
@@ -76,8 +74,7 @@ beforeAll(async () => {
   // wasm's customGrad ops (see tools/testing's kernelLeakCheckReliable). Leaks
   // are checked here with tf.memory() instead.
   tf.env().set('IS_TEST', false);
-  dir = await fs.mkdtemp(path.join(tmpdir(), 'train-voc-e2e-'));
-  await makeShapesVoc({ outDir: dir, count: 40, seed: 3, concurrency: 2 });
+  dir = await makeTinyShapes('train-voc-e2e-', { count: 40, seed: 3 });
 });
 
 afterAll(async () => {

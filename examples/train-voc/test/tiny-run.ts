@@ -1,3 +1,6 @@
+import { makeShapesVoc } from '@ssd/make-shapes-voc';
+import { promises as fs } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 /**
@@ -19,4 +22,17 @@ export function tinyTrainArgs(dir: string, out: string, flags: Record<string, st
     out,
   };
   return ['train', ...Object.entries(all).flatMap(([name, value]) => [`--${name}`, value])];
+}
+
+/**
+ * A fresh temporary directory (name starting `prefix`) holding a generated shapes
+ * data set of `count` images from `seed`; the caller removes it.
+ */
+export async function makeTinyShapes(
+  prefix: string,
+  { count, seed }: { count: number; seed: number },
+): Promise<string> {
+  const dir = await fs.mkdtemp(path.join(tmpdir(), prefix));
+  await makeShapesVoc({ outDir: dir, count, seed, concurrency: 2 });
+  return dir;
 }

@@ -32,6 +32,45 @@ export interface ResampleOptions {
   fillMask?: Uint8Array;
 }
 
+/** One axis of the sampling grid (see {@link axisTap}). */
+interface SamplingAxis {
+  /** Mirror along this axis. */
+  flip: boolean;
+  /** Output pixels along the axis. */
+  outSize: number;
+  /** Source pixels per output pixel: `rectSize / outSize`. */
+  scale: number;
+  /** The rect's start and size, in canvas coordinates. */
+  rectStart: number;
+  rectSize: number;
+  /** Where the source image starts on the canvas (0 without a canvas). */
+  origin: number;
+  /** Source pixels along the axis. */
+  sourceSize: number;
+  /** Array elements per source pixel along the axis (3 across, the row stride down). */
+  unit: number;
+}
+
+/**
+ * Bilinear taps of output index `d` along one axis, into `tap`: the weight of the
+ * second tap, then the two source offsets (`× unit`; −1 outside the image).
+ * Half-pixel centres, clamped to the rect.
+ */
+function axisTap(axis: SamplingAxis, d: number, tap: Float64Array): void {
+  const { rectStart, rectSize, origin, sourceSize, unit } = axis;
+  const i = axis.flip ? axis.outSize - 1 - d : d;
+  let u = (i + 0.5) * axis.scale - 0.5;
+  if (u < 0) u = 0;
+  if (u > rectSize - 1) u = rectSize - 1;
+  const u0 = Math.floor(u);
+  const u1 = Math.min(u0 + 1, rectSize - 1);
+  const s0 = rectStart + u0 - origin;
+  const s1 = rectStart + u1 - origin;
+  tap[0] = u - u0;
+  tap[1] = s0 >= 0 && s0 < sourceSize ? s0 * unit : -1;
+  tap[2] = s1 >= 0 && s1 < sourceSize ? s1 * unit : -1;
+}
+
 /**
  * Bilinear resampling of `options.rect` of `source` into all of `target` (written in
  * place), optionally on a fill-coloured canvas and mirrored. Without `canvas` and
@@ -51,8 +90,6 @@ export function resample(source: RgbImage, target: RgbImage, options: ResampleOp
     canvas,
     fillMask,
   } = options;
-  const sx = rect.width / outWidth;
-  const sy = rect.height / outHeight;
   const left = canvas?.left ?? 0;
   const top = canvas?.top ?? 0;
   const f0 = canvas?.fill[0] ?? 0;
@@ -61,36 +98,42 @@ export function resample(source: RgbImage, target: RgbImage, options: ResampleOp
   // 8-bit output goes through a clamped view: stores round to nearest, fast in V8.
   const dst: Uint8ClampedArray | Float32Array =
     out instanceof Uint8Array ? new Uint8ClampedArray(out.buffer, out.byteOffset, out.length) : out;
+  const xAxis: SamplingAxis = {
+    flip: flipX,
+    outSize: outWidth,
+    scale: rect.width / outWidth,
+    rectStart: rect.x,
+    rectSize: rect.width,
+    origin: left,
+    sourceSize: srcWidth,
+    unit: 3,
+  };
+  const yAxis: SamplingAxis = {
+    flip: flipY,
+    outSize: outHeight,
+    scale: rect.height / outHeight,
+    rectStart: rect.y,
+    rectSize: rect.height,
+    origin: top,
+    sourceSize: srcHeight,
+    unit: srcWidth * 3,
+  };
+  const tap = new Float64Array(3);
   // Per output column: the two source offsets (×3; −1 when outside the image) and weight.
   const xs0 = new Int32Array(outWidth);
   const xs1 = new Int32Array(outWidth);
   const wx = new Float32Array(outWidth);
   for (let ox = 0; ox < outWidth; ox++) {
-    const dx = flipX ? outWidth - 1 - ox : ox;
-    let u = (dx + 0.5) * sx - 0.5;
-    if (u < 0) u = 0;
-    if (u > rect.width - 1) u = rect.width - 1;
-    const u0 = Math.floor(u);
-    const u1 = Math.min(u0 + 1, rect.width - 1);
-    wx[ox] = u - u0;
-    const x0 = rect.x + u0 - left;
-    const x1 = rect.x + u1 - left;
-    xs0[ox] = x0 >= 0 && x0 < srcWidth ? x0 * 3 : -1;
-    xs1[ox] = x1 >= 0 && x1 < srcWidth ? x1 * 3 : -1;
+    axisTap(xAxis, ox, tap);
+    wx[ox] = tap[0]!;
+    xs0[ox] = tap[1]!;
+    xs1[ox] = tap[2]!;
   }
-  const stride = srcWidth * 3;
   for (let oy = 0; oy < outHeight; oy++) {
-    const dy = flipY ? outHeight - 1 - oy : oy;
-    let v = (dy + 0.5) * sy - 0.5;
-    if (v < 0) v = 0;
-    if (v > rect.height - 1) v = rect.height - 1;
-    const v0 = Math.floor(v);
-    const v1 = Math.min(v0 + 1, rect.height - 1);
-    const wy = v - v0;
-    const y0 = rect.y + v0 - top;
-    const y1 = rect.y + v1 - top;
-    const row0 = y0 >= 0 && y0 < srcHeight ? y0 * stride : -1;
-    const row1 = y1 >= 0 && y1 < srcHeight ? y1 * stride : -1;
+    axisTap(yAxis, oy, tap);
+    const wy = tap[0]!;
+    const row0 = tap[1]!;
+    const row1 = tap[2]!;
     let o = oy * outWidth * 3;
     for (let ox = 0; ox < outWidth; ox++, o += 3) {
       const a = wx[ox]!;

@@ -5,47 +5,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { testRng } from '@ssd/testing';
 import { SSD300_VOC } from '@ssd/anchors';
-import { anchorConfigForModel, createSsdVgg16 } from '@ssd/vgg-ssd';
+import { anchorConfigForModel } from '@ssd/vgg-ssd';
 import { saveSsdModel } from '@ssd/vgg-ssd/node';
-import { createDetector, loadSsd as loadSsdFrom, type RgbImage } from './index';
+import { createDetector, loadSsd as loadSsdFrom } from './index';
 import { loadSsd } from './node';
+import { randomRgb, tinyModel } from './test-helpers';
 
 const root = mkdtempSync(join(tmpdir(), 'ssd-detect-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function tinyModel() {
-  return createSsdVgg16({
-    numClasses: 3,
-    preset: SSD300_VOC,
-    inputSize: 64,
-    widthMultiplier: 1 / 16,
-    seed: 11,
+/** Saves `model` with SSD300's anchors and the labels `a`, `b`. */
+async function saveWithLabels(model: ReturnType<typeof tinyModel>, dir: string): Promise<void> {
+  await saveSsdModel(model, dir, {
+    anchorConfig: anchorConfigForModel(model, SSD300_VOC),
+    labels: ['a', 'b'],
   });
-}
-
-function rgb(width: number, height: number, seed: number): RgbImage {
-  const rng = testRng(seed);
-  return {
-    width,
-    height,
-    data: Uint8Array.from({ length: width * height * 3 }, () => Math.floor(rng() * 256)),
-  };
 }
 
 describe('loadSsd / createDetector', () => {
   it('loads a saved model with its metadata and detects in the image pixels', async () => {
-    const model = tinyModel();
+    const model = tinyModel(11);
     const dir = join(root, 'model');
-    await saveSsdModel(model, dir, {
-      anchorConfig: anchorConfigForModel(model, SSD300_VOC),
-      labels: ['a', 'b'],
-    });
+    await saveWithLabels(model, dir);
     const backend = tf.getBackend();
     const detector = await loadSsd(dir);
     expect(tf.getBackend()).toBe(backend);
-    const image = rgb(120, 80, 1);
+    const image = randomRgb(120, 80, 1);
     const detections = await detector.detect(image, { scoreThreshold: 0.3 });
     expect(detections.length).toBeGreaterThan(0);
     expect(detections.length).toBeLessThanOrEqual(200);
@@ -79,14 +65,11 @@ describe('loadSsd / createDetector', () => {
   });
 
   it('loads in the browser way (model.json URL, IOHandler over bytes) with the same detections', async () => {
-    const model = tinyModel();
+    const model = tinyModel(11);
     const dir = join(root, 'served');
-    await saveSsdModel(model, dir, {
-      anchorConfig: anchorConfigForModel(model, SSD300_VOC),
-      labels: ['a', 'b'],
-    });
+    await saveWithLabels(model, dir);
     model.dispose();
-    const image = rgb(90, 70, 4);
+    const image = randomRgb(90, 70, 4);
     const fromDisk = await loadSsd(join(dir, 'model.json'));
     const expected = await fromDisk.detect(image, { scoreThreshold: 0.3 });
     expect(expected.length).toBeGreaterThan(0);
@@ -132,11 +115,11 @@ describe('loadSsd / createDetector', () => {
   });
 
   it('20 detect() calls leak no tensor and never call dataSync', async () => {
-    const model = tinyModel();
+    const model = tinyModel(11);
     const detector = createDetector(model, {
       anchorConfig: anchorConfigForModel(model, SSD300_VOC),
     });
-    const image = rgb(64, 48, 2);
+    const image = randomRgb(64, 48, 2);
     await detector.detect(image);
     const dataSync = vi.spyOn(tf.Tensor.prototype, 'dataSync');
     const before = tf.memory().numTensors;
@@ -144,7 +127,7 @@ describe('loadSsd / createDetector', () => {
       await detector.detect(image);
       await new Promise((resolve) => setTimeout(resolve, 0)); // let vitest's RPC through
     }
-    const batch = await detector.detectBatch([image, rgb(30, 30, 3)]);
+    const batch = await detector.detectBatch([image, randomRgb(30, 30, 3)]);
     expect(batch).toHaveLength(2);
     expect(tf.memory().numTensors).toBe(before);
     expect(dataSync).not.toHaveBeenCalled();
@@ -155,7 +138,7 @@ describe('loadSsd / createDetector', () => {
   });
 
   it('refuses anchors that do not fit the model, and a model without metadata', async () => {
-    const model = tinyModel();
+    const model = tinyModel(11);
     expect(() => createDetector(model, { anchorConfig: SSD300_VOC })).toThrow(
       'anchorConfig: gives 8732 anchors but the model predicts',
     );

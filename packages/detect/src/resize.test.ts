@@ -1,23 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { testRng } from '@ssd/testing';
 import { ssdEvalTransform } from '@ssd/augment';
 import { SSD300_VOC } from '@ssd/anchors';
-import { anchorConfigForModel, createSsdVgg16, preprocess } from '@ssd/vgg-ssd';
-import { createDetector, resizeToInput, type RgbImage } from './index';
-
-function rgb(width: number, height: number, seed: number): RgbImage {
-  const rng = testRng(seed);
-  return {
-    width,
-    height,
-    data: Uint8Array.from({ length: width * height * 3 }, () => Math.floor(rng() * 256)),
-  };
-}
+import { anchorConfigForModel, preprocess } from '@ssd/vgg-ssd';
+import { createDetector, resizeToInput } from './index';
+import { randomRgb, tinyModel } from './test-helpers';
 
 describe('resizeToInput: one resize, two representations', () => {
   it('raw pixels go through exactly training’s eval transform', async () => {
-    const image = rgb(37, 23, 1);
+    const image = randomRgb(37, 23, 1);
     const resized = resizeToInput(image, { height: 16, width: 20 });
     const reference = ssdEvalTransform({ size: { width: 20, height: 16 } })({
       id: 'x',
@@ -54,7 +45,7 @@ describe('resizeToInput: one resize, two representations', () => {
       [50, 70, 96, 96, 3],
       [300, 17, 33, 41, 4],
     ] as const) {
-      const image = rgb(w, h, seed);
+      const image = randomRgb(w, h, seed);
       const raw = resizeToInput(image, { height: oh, width: ow });
       const tensor = tf.tensor3d(image.data, [h, w, 3], 'int32');
       const inGraph = resizeToInput(tensor, { height: oh, width: ow });
@@ -80,13 +71,7 @@ describe('resizeToInput: one resize, two representations', () => {
   });
 
   it('the detector subtracts the preprocessing’s mean it is given', async () => {
-    const model = createSsdVgg16({
-      numClasses: 3,
-      preset: SSD300_VOC,
-      inputSize: 64,
-      widthMultiplier: 1 / 16,
-      seed: 5,
-    });
+    const model = tinyModel(5);
     const anchorConfig = anchorConfigForModel(model, SSD300_VOC);
     const meanRgb = [10, 20, 30] as const;
     const detector = createDetector(model, {
@@ -94,7 +79,7 @@ describe('resizeToInput: one resize, two representations', () => {
       preprocessing: { resize: 'bilinear-half-pixel', meanRgb },
     });
     expect(detector.preprocessing.meanRgb).toEqual(meanRgb);
-    const image = rgb(64, 64, 6);
+    const image = randomRgb(64, 64, 6);
     const got = await detector.detect(image, { scoreThreshold: 0.2 });
     // The same by hand: the image is already at the input size, so no resize.
     const [locPred, logits] = tf.tidy(() => {

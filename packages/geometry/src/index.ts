@@ -27,6 +27,7 @@ export {
   boxIouPacked,
   clipBoxesPacked,
   convertBoxesPacked,
+  packedBoxCount,
   pairwiseIntersectionPacked,
   pairwiseIouPacked,
   toAbsolutePacked,

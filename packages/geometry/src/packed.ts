@@ -15,7 +15,12 @@ import {
 
 import type { PackedBoxes } from './contracts';
 
-export function assertPacked(boxes: ArrayLike<number>, argument: string): number {
+/**
+ * Number of boxes in a packed `[N * 4]` array.
+ * @param argument the caller's argument name, for the error.
+ * @throws BoxShapeError when the length is not a multiple of 4.
+ */
+export function packedBoxCount(boxes: ArrayLike<number>, argument: string): number {
   if (boxes.length % 4 !== 0) {
     throw new BoxShapeError(argument, '[N * 4]', `length ${boxes.length}`);
   }
@@ -109,7 +114,7 @@ export function convertBoxesPacked(
   from: BoxFormat,
   to: BoxFormat,
 ): PackedBoxes {
-  const n = assertPacked(boxes, 'boxes');
+  const n = packedBoxCount(boxes, 'boxes');
   assertFormat(from, 'from');
   assertFormat(to, 'to');
   const out = new Float32Array(n * 4);
@@ -124,7 +129,7 @@ function scalePacked(
   size: ImageSize,
   invert: boolean,
 ): PackedBoxes {
-  const n = assertPacked(boxes, 'boxes');
+  const n = packedBoxCount(boxes, 'boxes');
   assertFormat(format, 'format');
   assertImageSize(size, 'size');
   const factors = scaleFactors(format, size);
@@ -283,7 +288,7 @@ export function boxAreaPacked(
   format: BoxFormat,
   options?: BoxMathOptions,
 ): Float32Array {
-  const n = assertPacked(boxes, 'boxes');
+  const n = packedBoxCount(boxes, 'boxes');
   assertFormat(format, 'format');
   const m = resolveMath(options, format);
   const out = new Float32Array(n);
@@ -325,8 +330,8 @@ function pairwise<O extends Float32Array | Float64Array>(
   options: PairwiseOptions<O> | undefined,
   iou: boolean,
 ): O {
-  const n = assertPacked(a, 'a');
-  const m = assertPacked(b, 'b');
+  const n = packedBoxCount(a, 'a');
+  const m = packedBoxCount(b, 'b');
   assertFormat(format, 'format');
   const math = resolveMath(options, format);
   let out = options?.out;
@@ -449,7 +454,7 @@ export function clipBoxesPacked(
   format: BoxFormat,
   size: ImageSize = { width: 1, height: 1 },
 ): PackedBoxes {
-  const n = assertPacked(boxes, 'boxes');
+  const n = packedBoxCount(boxes, 'boxes');
   assertFormat(format, 'format');
   assertImageSize(size, 'size');
   const out = new Float32Array(n * 4);

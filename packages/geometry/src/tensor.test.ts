@@ -143,10 +143,52 @@ describe('pairwiseIou', () => {
     await expectNoTensorLeak(() => pairwiseIou(a, a, 'cxcywh').dispose());
   });
 
-  it('requires rank-2 inputs', () => {
-    expect(() =>
-      pairwiseIou(tf.zeros([1, 1, 4]) as unknown as tf.Tensor2D, tf.zeros([1, 4]), 'xyxy'),
-    ).toThrow('a: expected shape [N, 4], got [1, 1, 4]');
+  it('broadcasts leading dimensions: [B, N, 4] × [M, 4] → [B, N, M], each slice as in 2-D', async () => {
+    const a = tf.tensor3d([
+      [
+        [0, 0, 10, 10],
+        [5, 5, 15, 15],
+      ],
+      [
+        [0, 0, 5, 10],
+        [20, 20, 30, 30],
+      ],
+    ]); // [2, 2, 4]
+    const b = tf.tensor2d([
+      [0, 0, 10, 10],
+      [10, 10, 20, 20],
+      [0, 0, 5, 10],
+    ]); // [3, 4]
+    const batched = pairwiseIou(a, b, 'xyxy');
+    expect(batched.shape).toEqual([2, 2, 3]);
+    const perImage = tf.stack([0, 1].map((i) => pairwiseIou(tf.gather(a, i), b, 'xyxy')));
+    // Bit for bit, not merely close: the batched path is the same arithmetic.
+    expect(await batched.data()).toEqual(await perImage.data());
+    await expectTensorClose(
+      batched,
+      [1, 0, 0.5, 25 / 175, 25 / 175, 0, 0.5, 0, 1, 0, 0, 0],
+      [2, 2, 3],
+    );
+    const inter = pairwiseIntersection(a, tf.expandDims(b, 0), 'xyxy'); // [2, 2, 4] × [1, 3, 4]
+    await expectTensorClose(inter, [100, 0, 50, 25, 25, 0, 50, 0, 50, 0, 0, 0], [2, 2, 3]);
+    await expectNoTensorLeak(() => pairwiseIou(a, b, 'xyxy').dispose());
+  });
+
+  it('pairs batch slices of equal leading dimensions', async () => {
+    const a = tf.tensor3d([[[0, 0, 2, 2]], [[0, 0, 2, 2]]]); // [2, 1, 4]
+    const b = tf.tensor3d([[[0, 0, 2, 2]], [[1, 0, 3, 2]]]); // [2, 1, 4]
+    await expectTensorClose(pairwiseIou(a, b, 'xyxy'), [1, 1 / 3], [2, 1, 1]);
+  });
+
+  it('rejects rank-1 inputs and leading dimensions that do not broadcast', () => {
+    const zeros = (shape: number[]): tf.Tensor => tf.zeros(shape);
+    expect(() => pairwiseIou(zeros([4]), zeros([1, 4]), 'xyxy')).toThrow(
+      'a: expected shape [..., N, 4], got [4]',
+    );
+    expect(() => pairwiseIou(zeros([1, 3]), zeros([1, 4]), 'xyxy')).toThrow(
+      'a: expected shape [..., N, 4], got [1, 3]',
+    );
+    expect(() => pairwiseIou(zeros([2, 1, 4]), zeros([3, 1, 4]), 'xyxy')).toThrow(BoxShapeError);
   });
 });
 

@@ -8,11 +8,10 @@ import {
   type ImageSize,
 } from './format';
 
-function assertBoxes(boxes: tf.Tensor, argument: string, rank?: number): void {
-  const lastOk = boxes.rank >= 1 && boxes.shape[boxes.rank - 1] === 4;
-  const rankOk = rank === undefined || boxes.rank === rank;
-  if (!lastOk || !rankOk) {
-    const expected = rank === 2 ? '[N, 4]' : '[..., 4]';
+/** `boxes` is `[..., 4]` (`[..., N, 4]` when `minRank` is 2). */
+function assertBoxes(boxes: tf.Tensor, argument: string, minRank: 1 | 2 = 1): void {
+  if (boxes.rank < minRank || boxes.shape[boxes.rank - 1] !== 4) {
+    const expected = minRank === 2 ? '[..., N, 4]' : '[..., 4]';
     throw new BoxShapeError(argument, expected, `[${boxes.shape.join(', ')}]`);
   }
 }
@@ -108,45 +107,73 @@ export function boxArea(boxes: tf.Tensor, format: BoxFormat): tf.Tensor {
   });
 }
 
-/** `[N, M]` intersections plus the `[N, 1]` and `[1, M]` areas, all in one tidy scope. */
-function intersectionAndAreas(a: tf.Tensor2D, b: tf.Tensor2D, format: BoxFormat) {
-  const [ax1, ay1, ax2, ay2] = toCorners(a, format); // each [N, 1]
-  const [bx1, by1, bx2, by2] = toCorners(b, format).map((t) => tf.transpose(t)); // each [1, M]
+/**
+ * `[..., N, M]` intersections plus the `[..., N, 1]` and `[..., 1, M]` areas, all in
+ * one tidy scope. Leading dimensions broadcast as in any tfjs binary op.
+ */
+function intersectionAndAreas(a: tf.Tensor, b: tf.Tensor, format: BoxFormat) {
+  const [ax1, ay1, ax2, ay2] = toCorners(a, format); // each [..., N, 1]
+  // [..., M, 1] → [..., 1, M]: swapping a size-1 axis is a reshape.
+  const rowShape = [...b.shape.slice(0, -2), 1, b.shape[b.rank - 2]!];
+  const [bx1, by1, bx2, by2] = toCorners(b, format).map((t) => tf.reshape(t, rowShape));
   const width = tf.relu(tf.sub(tf.minimum(ax2, bx2!), tf.maximum(ax1, bx1!)));
   const height = tf.relu(tf.sub(tf.minimum(ay2, by2!), tf.maximum(ay1, by1!)));
-  const intersection = tf.mul(width, height); // [N, M]
-  const areaA = tf.mul(tf.relu(tf.sub(ax2, ax1)), tf.relu(tf.sub(ay2, ay1))); // [N, 1]
-  const areaB = tf.mul(tf.relu(tf.sub(bx2!, bx1!)), tf.relu(tf.sub(by2!, by1!))); // [1, M]
+  const intersection = tf.mul(width, height); // [..., N, M]
+  const areaA = tf.mul(tf.relu(tf.sub(ax2, ax1)), tf.relu(tf.sub(ay2, ay1))); // [..., N, 1]
+  const areaB = tf.mul(tf.relu(tf.sub(bx2!, bx1!)), tf.relu(tf.sub(by2!, by1!))); // [..., 1, M]
   return { intersection, areaA, areaB };
 }
 
+/**
+ * Checks `a` `[..., N, 4]` and `b` `[..., M, 4]` (rank ≥ 2) and that their leading
+ * dimensions broadcast (numpy rules: aligned from the right, equal or 1).
+ */
 function assertPair(a: tf.Tensor, b: tf.Tensor, format: BoxFormat): void {
   assertBoxes(a, 'a', 2);
   assertBoxes(b, 'b', 2);
+  const leadA = a.shape.slice(0, -2);
+  const leadB = b.shape.slice(0, -2);
+  for (let i = 1; i <= Math.min(leadA.length, leadB.length); i++) {
+    const da = leadA[leadA.length - i]!;
+    const db = leadB[leadB.length - i]!;
+    if (da !== db && da !== 1 && db !== 1) {
+      throw new BoxShapeError(
+        'b',
+        `leading dimensions broadcastable with a's [${leadA.join(', ')}]`,
+        `[${b.shape.join(', ')}]`,
+      );
+    }
+  }
   assertFormat(format, 'format');
 }
 
 /**
- * Intersection area of every pair of boxes.
- * @param a `[N, 4]`, @param b `[M, 4]`, both in `format`.
- * @returns `[N, M]`.
+ * Intersection area of every pair of boxes, per leading index.
+ * @param a `[..., N, 4]`, @param b `[..., M, 4]`, both in `format`; the leading
+ *   dimensions broadcast (e.g. `[B, G, 4]` against `[P, 4]`).
+ * @returns `[..., N, M]`.
  */
 export function pairwiseIntersection(
   a: tf.Tensor2D,
   b: tf.Tensor2D,
   format: BoxFormat,
-): tf.Tensor2D {
+): tf.Tensor2D;
+export function pairwiseIntersection(a: tf.Tensor, b: tf.Tensor, format: BoxFormat): tf.Tensor;
+export function pairwiseIntersection(a: tf.Tensor, b: tf.Tensor, format: BoxFormat): tf.Tensor {
   assertPair(a, b, format);
-  return tf.tidy(() => intersectionAndAreas(a, b, format).intersection) as tf.Tensor2D;
+  return tf.tidy(() => intersectionAndAreas(a, b, format).intersection);
 }
 
 /**
- * Intersection over union of every pair of boxes. A pair whose union is empty
- * (zero-area or inverted boxes) has IoU 0, never NaN.
- * @param a `[N, 4]`, @param b `[M, 4]`, both in `format`.
- * @returns `[N, M]`.
+ * Intersection over union of every pair of boxes, per leading index. A pair whose
+ * union is empty (zero-area or inverted boxes) has IoU 0, never NaN.
+ * @param a `[..., N, 4]`, @param b `[..., M, 4]`, both in `format`; the leading
+ *   dimensions broadcast (e.g. `[B, G, 4]` against `[P, 4]` gives `[B, G, P]`).
+ * @returns `[..., N, M]`.
  */
-export function pairwiseIou(a: tf.Tensor2D, b: tf.Tensor2D, format: BoxFormat): tf.Tensor2D {
+export function pairwiseIou(a: tf.Tensor2D, b: tf.Tensor2D, format: BoxFormat): tf.Tensor2D;
+export function pairwiseIou(a: tf.Tensor, b: tf.Tensor, format: BoxFormat): tf.Tensor;
+export function pairwiseIou(a: tf.Tensor, b: tf.Tensor, format: BoxFormat): tf.Tensor {
   assertPair(a, b, format);
   return tf.tidy(() => {
     const { intersection, areaA, areaB } = intersectionAndAreas(a, b, format);
@@ -154,7 +181,7 @@ export function pairwiseIou(a: tf.Tensor2D, b: tf.Tensor2D, format: BoxFormat): 
     const positive = tf.greater(union, 0);
     // divNoNan keeps the unused branch finite so gradients stay clean too.
     return tf.where(positive, tf.divNoNan(intersection, union), tf.zerosLike(union));
-  }) as tf.Tensor2D;
+  });
 }
 
 /**

@@ -107,3 +107,20 @@ export async function* mapGroups<A, B>(
     await Promise.allSettled(workers);
   }
 }
+
+/**
+ * Maps `fn` over `items` with at most `concurrency` calls in flight (at least one);
+ * results in item order. {@link mapGroups} over a single group, so a call that
+ * rejects stops new calls and rejects once the calls in flight have settled.
+ */
+export async function mapConcurrent<A, B>(
+  items: readonly A[],
+  fn: (item: A) => Promise<B>,
+  { concurrency }: Pick<MapGroupsOptions, 'concurrency'>,
+): Promise<B[]> {
+  const workers = Math.max(1, Math.min(concurrency, items.length));
+  for await (const results of mapGroups([items], fn, { concurrency: workers, ahead: 1 })) {
+    return results;
+  }
+  return []; // not reached: the one group is always yielded
+}

@@ -1,4 +1,5 @@
 export { createLoader } from './loader';
+export { mapConcurrent } from './concurrency';
 export { disposeBatch } from './batch';
 export { LoaderError } from './errors';
 export type {

@@ -24,10 +24,7 @@ describe('the data path: make-shapes-voc → @ssd/voc → @ssd/augment → @ssd/
     const made = await makeShapesVoc({ outDir: out, count: 10, seed: 3 });
     const dataset = await openVocDataset({
       root: made.root,
-      sets: [
-        { year: made.year, split: 'trainval' },
-        { year: made.year, split: 'test' },
-      ],
+      sets: made.sets,
       classes: SHAPES_CLASSES,
     });
     const P = numAnchors(SSD300_VOC);

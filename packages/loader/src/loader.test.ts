@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { expectNoTensorLeak } from '@ssd/testing';
+import { collectAsync, expectNoTensorLeak } from '@ssd/testing';
 import { describe, expect, it } from 'vitest';
 import { LoaderError, createLoader, disposeBatch } from './index';
 import type { EncodeTargets, LoaderSample, LoaderSource } from './index';
@@ -58,12 +58,6 @@ const encode: EncodeTargets = (boxes, labels) => {
   return { locTargets, labels: out };
 };
 
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
-
 describe('createLoader', () => {
   it('yields [B,H,W,3] images, [B,P,4] targets, [B,P] int32 labels and ids; caller owns them', async () => {
     const { source } = fakeSource(10);
@@ -111,7 +105,7 @@ describe('createLoader', () => {
       dropLast: true,
       output: 'arrays',
     });
-    const batches = await collect(loader);
+    const batches = await collectAsync(loader);
     expect(loader.batchesPerEpoch).toBe(2);
     expect(batches.map((b) => b.ids.length)).toEqual([4, 4]);
   });
@@ -126,7 +120,7 @@ describe('createLoader', () => {
         concurrency,
         output: 'arrays',
       });
-      return (await collect(loader.epoch(epoch))).flatMap((b) => b.ids);
+      return (await collectAsync(loader.epoch(epoch))).flatMap((b) => b.ids);
     };
     const e0 = await ids(7, 0, 1);
     const e1 = await ids(7, 1, 1);
@@ -143,9 +137,9 @@ describe('createLoader', () => {
       seed: 7,
       output: 'arrays',
     });
-    expect((await collect(loader)).flatMap((b) => b.ids)).toEqual(e0);
+    expect((await collectAsync(loader)).flatMap((b) => b.ids)).toEqual(e0);
     expect(loader.nextEpoch).toBe(1);
-    expect((await collect(loader)).flatMap((b) => b.ids)).toEqual(e1);
+    expect((await collectAsync(loader)).flatMap((b) => b.ids)).toEqual(e1);
   });
 
   it('batches({ fromStep }) gives the batches of iterating from 0 and skipping, across epochs', async () => {
@@ -167,14 +161,16 @@ describe('createLoader', () => {
     };
     const straight = createLoader(fakeSource(23).source, options);
     expect(straight.batchesPerEpoch).toBe(4);
-    const epochs = [...(await collect(straight)), ...(await collect(straight))];
-    const skipping = (await collect(straight.epoch(2))).concat(await collect(straight.epoch(3)));
+    const epochs = [...(await collectAsync(straight)), ...(await collectAsync(straight))];
+    const skipping = (await collectAsync(straight.epoch(2))).concat(
+      await collectAsync(straight.epoch(3)),
+    );
     const reference = [...epochs, ...skipping]; // steps 0..15
     reference.forEach((b, step) => expect(b.step).toBe(step));
 
     const { source, stats } = fakeSource(23);
     const resumed = createLoader(source, options);
-    const from6 = await collect(resumed.batches({ fromStep: 6, endStep: 13 }));
+    const from6 = await collectAsync(resumed.batches({ fromStep: 6, endStep: 13 }));
     expect(from6.map((b) => b.step)).toEqual([6, 7, 8, 9, 10, 11, 12]);
     from6.forEach((b) => expect(b).toEqual(reference[b.step]));
     // The skipped batches (0..5) are never loaded.
@@ -192,8 +188,8 @@ describe('createLoader', () => {
 
     expect(() => resumed.batches({ fromStep: -1 })).toThrow(LoaderError);
     expect(() => resumed.batches({ endStep: 2.5 })).toThrow(/endStep/);
-    expect(await collect(resumed.batches({ fromStep: 4, endStep: 4 }))).toEqual([]);
-    expect(await collect(resumed.batches({ fromStep: 4, endStep: 3 }))).toEqual([]);
+    expect(await collectAsync(resumed.batches({ fromStep: 4, endStep: 4 }))).toEqual([]);
+    expect(await collectAsync(resumed.batches({ fromStep: 4, endStep: 3 }))).toEqual([]);
   });
 
   it('batches() of tensors carry their step and leak nothing', async () => {
@@ -226,7 +222,7 @@ describe('createLoader', () => {
           return { ...s, boxes: s.boxes.map((v, k) => v / (k % 2 ? s.height : s.width)) };
         },
       });
-      await collect(loader.epoch(2));
+      await collectAsync(loader.epoch(2));
       return seen;
     };
     const a = await draws(1);
@@ -293,7 +289,7 @@ describe('createLoader', () => {
       output: 'arrays',
       shuffle: false,
     });
-    const batches = await collect(loader);
+    const batches = await collectAsync(loader);
     expect(tf.memory().numTensors).toBe(before);
     expect(batches[0]).toMatchObject({ batchSize: 2, height: H, width: W, numAnchors: P });
     expect(batches[0]!.images).toBeInstanceOf(Uint8Array); // 8-bit samples stay 8-bit
@@ -313,7 +309,7 @@ describe('createLoader', () => {
         boxes: s.boxes.map((v, k) => v / (k % 2 ? s.height : s.width)),
       }),
     });
-    const first = (await collect(floats))[0]!;
+    const first = (await collectAsync(floats))[0]!;
     expect(first.images).toBeInstanceOf(Float32Array);
     expect(Array.from(first.images.subarray(0, 2))).toEqual([0.5, 0.5]);
   });
@@ -326,8 +322,8 @@ describe('createLoader', () => {
       cache: true,
       output: 'arrays',
     });
-    await collect(loader);
-    await collect(loader);
+    await collectAsync(loader);
+    await collectAsync(loader);
     expect(stats.started).toBe(6);
   });
 
@@ -373,7 +369,9 @@ describe('createLoader', () => {
       shuffle: false,
       output: 'arrays',
     });
-    await expect(collect(mixed)).rejects.toThrow(/img1 is 9×6, but img0 in the same batch is 8×6/);
+    await expect(collectAsync(mixed)).rejects.toThrow(
+      /img1 is 9×6, but img0 in the same batch is 8×6/,
+    );
     let calls = 0;
     const varying: EncodeTargets = (b, l) => {
       calls++;
@@ -387,6 +385,6 @@ describe('createLoader', () => {
       concurrency: 1,
       output: 'arrays',
     });
-    await expect(collect(bad)).rejects.toThrow(/1 anchors, earlier samples had 5/);
+    await expect(collectAsync(bad)).rejects.toThrow(/1 anchors, earlier samples had 5/);
   });
 });

@@ -149,18 +149,7 @@ describe('multiboxLoss, hand-computed', () => {
   });
 
   it('a batch without positives gives a finite loss (0, or the mined minimum)', async () => {
-    const { predictions, targets } = inputs(
-      [zeros(3, 4)],
-      [
-        [
-          [0, 1],
-          [0, 2],
-          [0, 3],
-        ],
-      ],
-      [zeros(3, 4)],
-      [[0, 0, -1]],
-    );
+    const { predictions, targets } = withoutPositives();
     const none = await values(multiboxLoss(predictions, targets));
     expect(none).toEqual({ total: 0, localization: 0, confidence: 0 });
     // minNegatives 5 → both negatives (the ignored anchor never), normaliser max(1, 0) = 1.
@@ -274,18 +263,7 @@ describe("reduction: 'sum'", () => {
   });
 
   it('a batch without positives gives finite sums and numPositives 0', async () => {
-    const { predictions, targets } = inputs(
-      [zeros(3, 4)],
-      [
-        [
-          [0, 1],
-          [0, 2],
-          [0, 3],
-        ],
-      ],
-      [zeros(3, 4)],
-      [[0, 0, -1]],
-    );
+    const { predictions, targets } = withoutPositives();
     expect(await numPositivesOf(multiboxLoss(predictions, targets, { reduction: 'sum' }))).toBe(0);
     const none = await values(multiboxLoss(predictions, targets, { reduction: 'sum' }));
     expect(none).toEqual({ total: 0, localization: 0, confidence: 0 });
@@ -296,6 +274,22 @@ describe("reduction: 'sum'", () => {
     expect(some.confidence).toBeCloseTo(softplus(1) + softplus(2), 5);
   });
 });
+
+/** One image, three anchors, no positive: two negatives (logits [0, 1], [0, 2]) and an ignored anchor. */
+function withoutPositives() {
+  return inputs(
+    [zeros(3, 4)],
+    [
+      [
+        [0, 1],
+        [0, 2],
+        [0, 3],
+      ],
+    ],
+    [zeros(3, 4)],
+    [[0, 0, -1]],
+  );
+}
 
 /** A small random case: B = 2, P = 7, C = 4 with positives, negatives and an ignored anchor. */
 function smallCase(seed: number) {

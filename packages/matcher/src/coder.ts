@@ -6,7 +6,7 @@
  * same order as the tensor twins in `tensor.ts`, so on the tfjs `cpu` backend the
  * two produce identical bits.
  */
-import { BoxShapeError, type PackedBoxes } from '@ssd/geometry';
+import { BoxShapeError, packedBoxCount, type PackedBoxes } from '@ssd/geometry';
 import { MatcherInputError } from './errors';
 
 const f = Math.fround;
@@ -43,13 +43,6 @@ export function resolveVariances(options: BoxCoderOptions | undefined): readonly
     );
   }
   return variances;
-}
-
-/** Number of boxes in a packed `[N * 4]` array, or `BoxShapeError`. */
-export function packedCount(boxes: ArrayLike<number>, argument: string): number {
-  if (boxes.length % 4 !== 0)
-    throw new BoxShapeError(argument, '[N * 4]', `length ${boxes.length}`);
-  return boxes.length / 4;
 }
 
 /**
@@ -97,8 +90,8 @@ export function encodeBoxesPacked(
   anchors: PackedBoxes<'cxcywh', 'relative'>,
   options?: BoxCoderOptions,
 ): Float32Array {
-  const n = packedCount(boxes, 'boxes');
-  if (packedCount(anchors, 'anchors') !== n) {
+  const n = packedBoxCount(boxes, 'boxes');
+  if (packedBoxCount(anchors, 'anchors') !== n) {
     throw new BoxShapeError('anchors', `[${n} * 4] (one per box)`, `length ${anchors.length}`);
   }
   const v = Float32Array.from(resolveVariances(options));
@@ -119,7 +112,7 @@ export function decodeBoxesPacked(
   anchors: PackedBoxes<'cxcywh', 'relative'>,
   options?: BoxCoderOptions,
 ): PackedBoxes<'xyxy', 'relative'> {
-  const n = packedCount(anchors, 'anchors');
+  const n = packedBoxCount(anchors, 'anchors');
   if (loc.length !== n * 4) {
     throw new BoxShapeError('loc', `[${n} * 4] (one per anchor)`, `length ${loc.length}`);
   }

@@ -9,9 +9,13 @@
  * here, in torchvision and on the tfjs `cpu` backend, and the argmax
  * tie-breaking below decides the same way in all three.
  */
-import { convertBoxesPacked, pairwiseIouPacked, type PackedBoxes } from '@ssd/geometry';
+import {
+  convertBoxesPacked,
+  packedBoxCount,
+  pairwiseIouPacked,
+  type PackedBoxes,
+} from '@ssd/geometry';
 import { MatcherInputError } from './errors';
-import { packedCount } from './coder';
 
 const f = Math.fround;
 
@@ -114,7 +118,7 @@ export function validateGtBoxes(
   gtBoxes: ArrayLike<number>,
   options: ResolvedMatchOptions,
 ): Uint8Array {
-  const numGt = packedCount(gtBoxes, 'gtBoxes');
+  const numGt = packedBoxCount(gtBoxes, 'gtBoxes');
   const valid = new Uint8Array(numGt);
   for (let g = 0; g < numGt; g++) {
     const x1 = gtBoxes[g * 4]!;
@@ -291,7 +295,7 @@ export function matchValidated(
   valid: Uint8Array,
   options: ResolvedMatchOptions,
 ): Int32Array {
-  const numAnchors = packedCount(anchors, 'anchors');
+  const numAnchors = packedBoxCount(anchors, 'anchors');
   if (!valid.includes(1)) return new Int32Array(numAnchors).fill(MATCH_BELOW_THRESHOLD);
   // float32 anchor corners: fround(cx ∓ w/2), w/2 being exact in float32.
   const corners = convertBoxesPacked(toFloat32(anchors), 'cxcywh', 'xyxy');

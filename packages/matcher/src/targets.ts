@@ -1,6 +1,6 @@
 import { generateAnchorsPacked, type AnchorConfig } from '@ssd/anchors';
-import { BoxShapeError, type NumClasses, type PackedBoxes } from '@ssd/geometry';
-import { encodeOne, packedCount, resolveVariances, type BoxCoderOptions } from './coder';
+import { BoxShapeError, packedBoxCount, type NumClasses, type PackedBoxes } from '@ssd/geometry';
+import { encodeOne, resolveVariances, type BoxCoderOptions } from './coder';
 import { MatcherInputError } from './errors';
 import { assertRelativeBoxes } from './relative';
 import {
@@ -78,8 +78,8 @@ export function encodeTargets(
 ): Targets {
   const resolved = resolveMatchOptions(options);
   const v = Float32Array.from(resolveVariances(options));
-  const numAnchors = packedCount(anchors, 'anchors');
-  const numGt = packedCount(gtBoxes, 'gtBoxes');
+  const numAnchors = packedBoxCount(anchors, 'anchors');
+  const numGt = packedBoxCount(gtBoxes, 'gtBoxes');
   assertRelativeBoxes(gtBoxes);
   validateLabels(gtLabels, numGt, options?.numClasses);
   const valid = validateGtBoxes(gtBoxes, resolved);

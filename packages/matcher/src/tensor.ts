@@ -4,7 +4,7 @@
  * bit on the tfjs `cpu` backend (other backends may differ in the last ulp).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BoxShapeError } from '@ssd/geometry';
+import { BoxShapeError, convertBoxes, pairwiseIou } from '@ssd/geometry';
 import { DECODE_EXP_CLIP, resolveVariances, type BoxCoderOptions } from './coder';
 import { MatcherInputError } from './errors';
 import {
@@ -29,6 +29,17 @@ function assertPerAnchor(t: tf.Tensor, argument: string, numAnchors: number): vo
   if (t.rank < 2 || t.shape[t.rank - 1] !== 4 || t.shape[t.rank - 2] !== numAnchors) {
     throw new BoxShapeError(argument, `[..., ${numAnchors}, 4]`, shapeString(t));
   }
+}
+
+/** Checks a coder's `[..., P, 4]` input against `[P, 4]` anchors; returns the variances. */
+function coderInputs(
+  perAnchor: tf.Tensor,
+  argument: string,
+  anchors: tf.Tensor,
+  options: BoxCoderOptions | undefined,
+): readonly number[] {
+  assertPerAnchor(perAnchor, argument, assertAnchors(anchors));
+  return resolveVariances(options);
 }
 
 /** The four columns of `[..., 4]` as `[..., 1]` tensors. */
@@ -68,9 +79,7 @@ export function encodeBoxes<T extends tf.Tensor>(
   anchors: tf.Tensor2D,
   options?: BoxCoderOptions,
 ): T {
-  const numAnchors = assertAnchors(anchors);
-  assertPerAnchor(boxes, 'boxes', numAnchors);
-  const v = resolveVariances(options);
+  const v = coderInputs(boxes, 'boxes', anchors, options);
   return tf.tidy(() => encodeColumns(columns(boxes), columns(anchors), v)) as T;
 }
 
@@ -87,9 +96,7 @@ export function decodeBoxes<T extends tf.Tensor>(
   anchors: tf.Tensor2D,
   options?: BoxCoderOptions,
 ): T {
-  const numAnchors = assertAnchors(anchors);
-  assertPerAnchor(loc, 'loc', numAnchors);
-  const v = resolveVariances(options);
+  const v = coderInputs(loc, 'loc', anchors, options);
   return tf.tidy(() => {
     const [dx, dy, dw, dh] = columns(loc);
     const [acx, acy, aw, ah] = columns(anchors);
@@ -171,31 +178,16 @@ export function encodeTargetsBatch(
     const zero = tf.scalar(0, 'int32');
     const one = tf.scalar(1, 'int32');
     const labelsInt = tf.cast(gtLabels, 'int32');
-    const [acx, acy, aw, ah] = columns(anchors); // [P, 1] each
-    const halfW = tf.mul(aw, 0.5);
-    const halfH = tf.mul(ah, 0.5);
-    // Anchor corners as [1, 1, P] rows against gt columns [B, G, 1].
-    const row = (t: tf.Tensor) => tf.reshape(t, [1, 1, numAnchors]);
-    const ax1 = tf.sub(acx, halfW);
-    const ay1 = tf.sub(acy, halfH);
-    const ax2 = tf.add(acx, halfW);
-    const ay2 = tf.add(acy, halfH);
-    const anchorArea = row(tf.mul(tf.sub(ax2, ax1), tf.sub(ay2, ay1)));
     const [gx1, gy1, gx2, gy2] = columns(gtBoxes); // [B, G, 1]
-    const gw = tf.sub(gx2, gx1);
-    const gh = tf.sub(gy2, gy1);
-    const gtArea = tf.mul(gw, gh);
-    const iw = tf.relu(tf.sub(tf.minimum(row(ax2), gx2), tf.maximum(row(ax1), gx1)));
-    const ih = tf.relu(tf.sub(tf.minimum(row(ay2), gy2), tf.maximum(row(ay1), gy1)));
-    const inter = tf.mul(iw, ih);
-    const union = tf.sub(tf.add(gtArea, anchorArea), inter);
     const valid = tf.logicalAnd(
       tf.greater(tf.expandDims(labelsInt, 2), zero),
-      tf.logicalAnd(tf.greater(gw, 0), tf.greater(gh, 0)),
+      tf.logicalAnd(tf.greater(tf.sub(gx2, gx1), 0), tf.greater(tf.sub(gy2, gy1), 0)),
     ); // [B, G, 1]
+    // [B, G, 4] against [P, 4]: geometry broadcasts the batch.
+    const anchorCorners = convertBoxes(anchors, 'cxcywh', 'xyxy'); // [P, 4]
     const iou = tf.where(
       tf.broadcastTo(valid, [batch, numGt, numAnchors]),
-      tf.div(inter, union),
+      pairwiseIou(gtBoxes, anchorCorners, 'xyxy'),
       tf.fill([batch, numGt, numAnchors], -1),
     ); // [B, G, P]
 
@@ -249,7 +241,7 @@ export function encodeTargetsBatch(
       ),
     );
     const matchedBoxes = tf.gather(tf.reshape(gtBoxes, [batch * numGt, 4]), flatIndex); // [B, P, 4]
-    const encoded = encodeColumns(columns(matchedBoxes), [acx, acy, aw, ah], v);
+    const encoded = encodeColumns(columns(matchedBoxes), columns(anchors), v);
     const locTargets = tf.where(
       tf.broadcastTo(tf.expandDims(positive, 2), [batch, numAnchors, 4]),
       encoded,

@@ -16,7 +16,13 @@
 import { pairwiseIouPacked } from '@ssd/geometry';
 
 import { COCO_IOU_THRESHOLDS, coco101AveragePrecision } from './ap';
-import { bucketByClass, groupByImage, rankByScore, type EvaluationStore } from './store';
+import {
+  bucketStoreByClass,
+  groundTruthOfClass,
+  groupByImage,
+  rankByScore,
+  type EvaluationStore,
+} from './store';
 import type { CocoEvaluation } from './types';
 
 /** `np.spacing(1)`, pycocotools' guard in `tp / (fp + tp + eps)`. */
@@ -30,8 +36,7 @@ export function evaluateCoco(
   const numObjectClasses = classNames.length;
   const numImages = store.imageIds.length;
   const numThresholds = COCO_IOU_THRESHOLDS.length;
-  const detClasses = bucketByClass(store.detClass.data, store.detClass.length, numObjectClasses);
-  const gtClasses = bucketByClass(store.gtClass.data, store.gtClass.length, numObjectClasses);
+  const { det: detClasses, gt: gtClasses } = bucketStoreByClass(store, numObjectClasses);
   const detBox = store.detBox.data;
   const gtBox = store.gtBox.data;
   const gtDifficult = store.gtDifficult.data;
@@ -43,16 +48,15 @@ export function evaluateCoco(
   let counted = 0;
   const scratch = new Scratch();
   for (let c = 1; c <= numObjectClasses; c++) {
-    const gtFrom = gtClasses.offsets[c]!;
-    const gtTo = gtClasses.offsets[c + 1]!;
-    const gtRows = gtClasses.rows;
-    const gtStart = groupByImage(gtRows, gtFrom, gtTo, store.gtImage.data, numImages);
+    const {
+      rows: gtRows,
+      start: gtStart,
+      numGroundTruth,
+    } = groundTruthOfClass(store, gtClasses, c);
     const detFrom = detClasses.offsets[c]!;
     const detTo = detClasses.offsets[c + 1]!;
     const detRows = detClasses.rows;
     const detStart = groupByImage(detRows, detFrom, detTo, store.detImage.data, numImages);
-    let numGroundTruth = 0;
-    for (let k = gtFrom; k < gtTo; k++) if (!gtDifficult[gtRows[k]!]) numGroundTruth++;
     if (numGroundTruth === 0) {
       classes.push({ classId: c, name: classNames[c - 1]!, ap: null, ap50: null, ap75: null });
       continue;

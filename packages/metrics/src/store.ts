@@ -44,6 +44,12 @@ export class EvaluationStore {
   readonly gtBox = float64Column();
 }
 
+/** Row indices grouped by class (see {@link bucketByClass}). */
+export interface ClassBuckets {
+  offsets: Int32Array;
+  rows: Int32Array;
+}
+
 /**
  * Row indices of each class, in insertion order: `rows[offsets[c] .. offsets[c + 1])`
  * are the rows of class `c` (1..K, K = `numObjectClasses`, the class names without background; index 0 unused).
@@ -52,7 +58,7 @@ export function bucketByClass(
   classes: Int32Array,
   count: number,
   numObjectClasses: number,
-): { offsets: Int32Array; rows: Int32Array } {
+): ClassBuckets {
   const offsets = new Int32Array(numObjectClasses + 2);
   for (let i = 0; i < count; i++) offsets[classes[i]! + 1]!++;
   for (let c = 1; c < offsets.length; c++) offsets[c]! += offsets[c - 1]!;
@@ -79,6 +85,44 @@ export function groupByImage(
   start[0] = from;
   for (let i = 1; i <= numImages; i++) start[i]! += start[i - 1]!;
   return start;
+}
+
+/** The rows of each class, detections and ground truths (see {@link bucketByClass}). */
+export function bucketStoreByClass(
+  store: EvaluationStore,
+  numObjectClasses: number,
+): { det: ClassBuckets; gt: ClassBuckets } {
+  return {
+    det: bucketByClass(store.detClass.data, store.detClass.length, numObjectClasses),
+    gt: bucketByClass(store.gtClass.data, store.gtClass.length, numObjectClasses),
+  };
+}
+
+/** The ground truth of one class. */
+export interface ClassGroundTruth {
+  /** Its rows are `rows[from .. to)`. */
+  from: number;
+  to: number;
+  rows: Int32Array;
+  /** `[numImages + 1]`: image `i`'s rows are `rows[start[i] .. start[i + 1])`. */
+  start: Int32Array;
+  /** How many of its boxes are not difficult. */
+  numGroundTruth: number;
+}
+
+/** The ground truth of class `c`, grouped by image, with its non-difficult count. */
+export function groundTruthOfClass(
+  store: EvaluationStore,
+  gt: ClassBuckets,
+  c: number,
+): ClassGroundTruth {
+  const from = gt.offsets[c]!;
+  const to = gt.offsets[c + 1]!;
+  const start = groupByImage(gt.rows, from, to, store.gtImage.data, store.imageIds.length);
+  const difficult = store.gtDifficult.data;
+  let numGroundTruth = 0;
+  for (let k = from; k < to; k++) if (!difficult[gt.rows[k]!]) numGroundTruth++;
+  return { from, to, rows: gt.rows, start, numGroundTruth };
 }
 
 /**

@@ -104,14 +104,14 @@ export function validateGroundTruth(
         `an integer class id in 1..${numObjectClasses}`,
       );
     }
-    checkBox(
-      imageId,
-      `groundTruth.boxes[${g * 4}..${g * 4 + 3}]`,
-      boxes[g * 4]!,
-      boxes[g * 4 + 1]!,
-      boxes[g * 4 + 2]!,
-      boxes[g * 4 + 3]!,
-    );
+    const o = g * 4;
+    const xMin = boxes[o]!;
+    const yMin = boxes[o + 1]!;
+    const xMax = boxes[o + 2]!;
+    const yMax = boxes[o + 3]!;
+    if (!isBox(xMin, yMin, xMax, yMax)) {
+      boxError(imageId, `groundTruth.boxes[${o}..${o + 3}]`, xMin, yMin, xMax, yMax);
+    }
   }
   return difficult == null ? { count, boxes, labels } : { count, boxes, labels, difficult };
 }
@@ -163,17 +163,6 @@ function isBox(xMin: number, yMin: number, xMax: number, yMax: number): boolean 
     Number.isFinite(xMax) &&
     Number.isFinite(yMax)
   );
-}
-
-function checkBox(
-  imageId: string,
-  field: string,
-  xMin: number,
-  yMin: number,
-  xMax: number,
-  yMax: number,
-): void {
-  if (!isBox(xMin, yMin, xMax, yMax)) boxError(imageId, field, xMin, yMin, xMax, yMax);
 }
 
 function boxError(

@@ -1,7 +1,7 @@
 import { boxIouPacked } from '@ssd/geometry';
 
 import { averagePrecision } from './ap';
-import { bucketByClass, groupByImage, rankByScore, type EvaluationStore } from './store';
+import { bucketStoreByClass, groundTruthOfClass, rankByScore, type EvaluationStore } from './store';
 import type { ClassEvaluation } from './types';
 import type { ResolvedOptions } from './validation';
 
@@ -21,9 +21,7 @@ export function evaluateVoc(
 ): { map: number | null; classes: ClassEvaluation[] } {
   const { classNames, iouThreshold, method, iou } = options;
   const numObjectClasses = classNames.length;
-  const numImages = store.imageIds.length;
-  const detClasses = bucketByClass(store.detClass.data, store.detClass.length, numObjectClasses);
-  const gtClasses = bucketByClass(store.gtClass.data, store.gtClass.length, numObjectClasses);
+  const { det: detClasses, gt: gtClasses } = bucketStoreByClass(store, numObjectClasses);
   const detBox = store.detBox.data;
   const detImage = store.detImage.data;
   const gtBox = store.gtBox.data;
@@ -34,13 +32,9 @@ export function evaluateVoc(
 
   const classes: ClassEvaluation[] = [];
   for (let c = 1; c <= numObjectClasses; c++) {
-    const gtFrom = gtClasses.offsets[c]!;
-    const gtTo = gtClasses.offsets[c + 1]!;
-    const gtRows = gtClasses.rows;
-    const gtStart = groupByImage(gtRows, gtFrom, gtTo, store.gtImage.data, numImages);
-    let numGroundTruth = 0;
-    for (let k = gtFrom; k < gtTo; k++) if (!gtDifficult[gtRows[k]!]) numGroundTruth++;
-    const taken = new Uint8Array(gtTo - gtFrom);
+    const gt = groundTruthOfClass(store, gtClasses, c);
+    const { from: gtFrom, rows: gtRows, start: gtStart, numGroundTruth } = gt;
+    const taken = new Uint8Array(gt.to - gtFrom);
 
     const order = rankByScore(
       detClasses.rows.subarray(detClasses.offsets[c]!, detClasses.offsets[c + 1]!),
@@ -89,7 +83,7 @@ export function evaluateVoc(
         ? averagePrecision(recall.subarray(0, points), precision.subarray(0, points), method)
         : null,
       numGroundTruth,
-      numDifficult: gtTo - gtFrom - numGroundTruth,
+      numDifficult: gt.to - gtFrom - numGroundTruth,
       numDetections: nd,
       truePositives: tp,
       falsePositives: fp,

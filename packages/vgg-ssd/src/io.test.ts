@@ -14,30 +14,21 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { testRng } from '@ssd/testing';
 import { SSD300_VOC } from '@ssd/anchors';
 import {
-  DEFAULT_PREPROCESSING,
   AtrousConv2D,
   L2Normalization,
   WeightsFileError,
   anchorConfigForModel,
   readSsdMetadata,
-  createSsdVgg16,
   loadSsdModel as loadFromHandler,
   saveSsdModel as saveToHandler,
 } from './index';
 import { fileSystemHandler, loadSsdModel, saveSsdModel } from './node';
+import { narrowSsd } from './test-helpers';
 
 const root = mkdtempSync(join(tmpdir(), 'vgg-ssd-io-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function tinyModel(seed: number) {
-  return createSsdVgg16({
-    numClasses: 3,
-    preset: SSD300_VOC,
-    inputSize: 64,
-    widthMultiplier: 1 / 16,
-    seed,
-  });
-}
+const tinyModel = (seed: number) => narrowSsd({ seed });
 
 function images(seed: number): tf.Tensor4D {
   const rng = testRng(seed);
@@ -125,13 +116,13 @@ describe('the main entry: any IOHandler, no file system', () => {
     expect(saved?.weightData).toBeDefined();
     const loaded = await loadFromHandler(tf.io.fromMemory(saved!));
     expect(loaded.getLayer('fc6')).toBeInstanceOf(AtrousConv2D);
-    // Completed from the model on save: input size, preprocessing, input scale.
+    // Saved metadata is completed from the model (input size and scale) and defaults.
     expect(readSsdMetadata(loaded)).toEqual({
       anchorConfig,
       labels: ['cat', 'dog'],
-      inputSize: model.inputs[0]!.shape[1],
-      preprocessing: DEFAULT_PREPROCESSING,
+      inputSize: 64,
       inputScale: 1,
+      preprocessing: { resize: 'bilinear-half-pixel', meanRgb: [123, 117, 104] },
     });
     const x = images(8);
     expect(await outputs(loaded, x)).toEqual(await outputs(model, x));

@@ -5,21 +5,14 @@ import {
   DEFAULT_PREPROCESSING,
   WeightsFileError,
   anchorConfigForModel,
-  createSsdVgg16,
   readSsdMetadata,
   type SsdMetadata,
 } from './index';
 import { modelInputScale, setSsdMetadata } from './metadata';
+import { narrowSsd } from './test-helpers';
 
 function tinyModel(inputScale?: number): tfl.LayersModel {
-  return createSsdVgg16({
-    numClasses: 3,
-    preset: SSD300_VOC,
-    inputSize: 64,
-    widthMultiplier: 1 / 16,
-    seed: 7,
-    ...(inputScale === undefined ? {} : { inputScale }),
-  });
+  return narrowSsd({ seed: 7, ...(inputScale === undefined ? {} : { inputScale }) });
 }
 
 /** Puts `ssd` into the model's metadata as a foreign writer would, unvalidated. */

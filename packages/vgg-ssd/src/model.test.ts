@@ -18,6 +18,7 @@ import {
   ssdFeatureMapSizes,
 } from './index';
 import { headLayerNames } from './model';
+import { narrowSsd } from './test-helpers';
 
 /**
  * Long synchronous tfjs work starves vitest's worker RPC on a loaded machine
@@ -87,8 +88,7 @@ describe('createSsdVgg16: the paper network', () => {
   });
 
   it('is a pure function of its options: the same seed builds the same weights', async () => {
-    const options = { numClasses: 3, preset: SSD300_VOC, inputSize: 64, widthMultiplier: 1 / 16 };
-    const [a, b, c] = [5, 5, 6].map((seed) => createSsdVgg16({ ...options, seed }));
+    const [a, b, c] = [5, 5, 6].map((seed) => narrowSsd({ seed }));
     const values = (m: tfl.LayersModel) => Promise.all(m.getWeights().map((w) => w.data()));
     const [wa, wb, wc] = await Promise.all([a!, b!, c!].map(values));
     expect(a!.weights.map((w) => w.originalName)).toEqual(b!.weights.map((w) => w.originalName));
@@ -107,9 +107,8 @@ describe('createSsdVgg16: the paper network', () => {
   });
 
   it('inputScale multiplies the input inside the network, with no weights of its own', async () => {
-    const options = { numClasses: 4, preset: SSD300_VOC, widthMultiplier: 1 / 16, inputSize: 64 };
-    const plain = createSsdVgg16({ ...options, seed: 5 });
-    const scaled = createSsdVgg16({ ...options, seed: 5, inputScale: 0.25 });
+    const plain = narrowSsd({ numClasses: 4, seed: 5 });
+    const scaled = narrowSsd({ numClasses: 4, seed: 5, inputScale: 0.25 });
     expect(() => plain.getLayer('input_scale')).toThrow();
     expect(scaled.getLayer('input_scale')).toBeDefined();
     expect(scaled.countParams()).toBe(plain.countParams());
@@ -120,8 +119,8 @@ describe('createSsdVgg16: the paper network', () => {
     for (let i = 0; i < 2; i++) {
       expectArrayClose(await a[i]!.data(), await b[i]!.data(), { atol: 1e-5, rtol: 1e-4 });
     }
-    expect(() => createSsdVgg16({ ...options, inputScale: 0 })).toThrow(SsdConfigError);
-    expect(() => createSsdVgg16({ ...options, inputScale: Number.NaN })).toThrow(/inputScale/);
+    expect(() => narrowSsd({ numClasses: 4, inputScale: 0 })).toThrow(SsdConfigError);
+    expect(() => narrowSsd({ numClasses: 4, inputScale: Number.NaN })).toThrow(/inputScale/);
     tf.dispose([x, quarter, ...a, ...b]);
     plain.dispose();
     scaled.dispose();
@@ -142,13 +141,7 @@ describe('heads flatten in generateAnchors order (by construction)', () => {
   it('row i of locPred/logits is head output (k, y, x, a) of anchor i', async () => {
     const inputSize = 150;
     const numClasses = 3;
-    const model = createSsdVgg16({
-      numClasses,
-      preset: SSD300_VOC,
-      inputSize,
-      widthMultiplier: 1 / 16,
-      seed: 3,
-    });
+    const model = narrowSsd({ numClasses, inputSize, seed: 3 });
     const config = anchorConfigForModel(model, SSD300_VOC);
     expect(config).toEqual(anchorConfigForInputSize(SSD300_VOC, inputSize));
     expect(config.featureMapSizes).toEqual([19, 9, 5, 3, 1, 1]);
@@ -206,13 +199,7 @@ describe('heads flatten in generateAnchors order (by construction)', () => {
 describe('training and memory', () => {
   it('every trainable weight, fc6 and the L2Norm scale included, gets a gradient', async () => {
     const numClasses = 3;
-    const model = createSsdVgg16({
-      numClasses,
-      preset: SSD300_VOC,
-      inputSize: 32,
-      widthMultiplier: 1 / 16,
-      seed: 7,
-    });
+    const model = narrowSsd({ numClasses, inputSize: 32, seed: 7 });
     const images = randomImages([2, 32, 32, 3], 4);
     const numBoxes = model.outputs[0]!.shape[1]!;
     const rng = testRng(9);
@@ -250,12 +237,7 @@ describe('training and memory', () => {
   });
 
   it('50 forward passes leak no tensor', async () => {
-    const model = createSsdVgg16({
-      numClasses: 3,
-      preset: SSD300_VOC,
-      inputSize: 64,
-      widthMultiplier: 1 / 16,
-    });
+    const model = narrowSsd();
     const images = randomImages([1, 64, 64, 3], 5);
     tf.dispose(model.predict(images) as tf.Tensor[]); // warm-up
     const before = tf.memory().numTensors;

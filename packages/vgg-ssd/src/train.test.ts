@@ -9,20 +9,15 @@ import { testRng } from '@ssd/testing';
 import { SSD300_VOC, generateAnchorsPacked } from '@ssd/anchors';
 import { encodeTargets } from '@ssd/matcher';
 import { multiboxLoss } from '@ssd/loss';
-import { anchorConfigForModel, createSsdVgg16, preprocess } from './index';
+import { anchorConfigForModel, preprocess } from './index';
+import { narrowSsd } from './test-helpers';
 
 const yieldToEventLoop = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe('training with the MultiBox loss', () => {
   it('Adam steps on a narrow SSD300 (64 px) lower multiboxLoss; no tensor leaks', async () => {
     const numClasses = 4;
-    const model = createSsdVgg16({
-      numClasses,
-      preset: SSD300_VOC,
-      inputSize: 64,
-      widthMultiplier: 1 / 16,
-      seed: 21,
-    });
+    const model = narrowSsd({ numClasses, seed: 21 });
     const anchors = generateAnchorsPacked(anchorConfigForModel(model, SSD300_VOC));
     const numAnchors = anchors.length / 4;
     const rng = testRng(5);

@@ -8,12 +8,12 @@ import { expectArrayClose } from '@ssd/testing';
 import { SSD300_VOC, SSD512_VOC } from '@ssd/anchors';
 import {
   WeightImportError,
-  createSsdVgg16,
   loadTorchvisionWeights,
   parseSafetensors,
   type SafetensorsEntry,
 } from './index';
 import { fileSystemHandler, loadKerasVgg16Weights, readSafetensorsFile } from './node';
+import { narrowSsd } from './test-helpers';
 
 const root = mkdtempSync(join(tmpdir(), 'vgg-ssd-weights-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -121,13 +121,7 @@ describe('parseSafetensors', () => {
 });
 
 const tiny = (preset = SSD300_VOC, seed = 1) =>
-  createSsdVgg16({
-    numClasses: 3,
-    preset,
-    inputSize: preset.imageSize,
-    widthMultiplier: 1 / 16,
-    seed,
-  });
+  narrowSsd({ preset, inputSize: preset.imageSize, seed });
 
 /** torchvision `vgg16().features` tensors (PyTorch layout) from a model's own VGG weights. */
 function torchFeaturesOf(model: tfl.LayersModel): Map<string, SafetensorsEntry> {

@@ -98,16 +98,22 @@ export async function validateDataset(
 export async function validateVocDataset(
   options: VocDatasetOptions & { decode?: boolean },
 ): Promise<ValidationReport> {
-  const { decode, ...open } = options;
-  const dataset = await openVocDataset({ ...open, onInvalid: 'skip' });
-  return validateDataset(dataset, decode === undefined ? {} : { decode });
+  return openLeniently(openVocDataset, options);
 }
 
 /** Opens a label-txt data set leniently and {@link validateDataset}s it. */
 export async function validateLabelTxtDataset(
   options: LabelTxtDatasetOptions & { decode?: boolean },
 ): Promise<ValidationReport> {
-  const { decode, ...open } = options;
-  const dataset = await openLabelTxtDataset({ ...open, onInvalid: 'skip' });
+  return openLeniently(openLabelTxtDataset, options);
+}
+
+/** Opens with `onInvalid: 'skip'` (problems are reported, not thrown), then validates. */
+async function openLeniently<O>(
+  open: (options: O & { onInvalid: 'skip' }) => Promise<VocDataset>,
+  options: O & { decode?: boolean },
+): Promise<ValidationReport> {
+  const { decode, ...rest } = options;
+  const dataset = await open({ ...(rest as O), onInvalid: 'skip' });
   return validateDataset(dataset, decode === undefined ? {} : { decode });
 }

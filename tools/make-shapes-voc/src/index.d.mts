@@ -72,6 +72,8 @@ export interface MakeShapesResult {
   difficult: number;
   truncated: number;
   splits: { train: number; val: number; trainval: number; test: number };
+  /** Every image, as `openVocDataset`'s `sets`: trainval then test. */
+  sets: { year: string; split: 'trainval' | 'test' }[];
   milliseconds: number;
 }
 

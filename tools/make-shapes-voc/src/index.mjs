@@ -429,13 +429,15 @@ export function shapesSplits(count, seed, testFraction, valFraction) {
  * @typedef {{ root: string, dir: string, year: string, classes: readonly string[],
  *   images: number, objects: number, difficult: number, truncated: number,
  *   splits: { train: number, val: number, trainval: number, test: number },
+ *   sets: { year: string, split: 'trainval' | 'test' }[],
  *   milliseconds: number }} MakeShapesResult
  */
 
 /**
  * Writes the data set under `outDir/VOCdevkit/VOCshapes/` (replacing a previous one
  * there). Read it back with `@ssd/voc`:
- * `openVocDataset({ root: outDir + '/VOCdevkit', year: 'shapes', split: 'trainval', classes: SHAPES_CLASSES })`.
+ * `openVocDataset({ root: made.root, sets: made.sets, classes: SHAPES_CLASSES })` for
+ * every image, or `{ root: made.root, year: 'shapes', split: 'trainval', … }` for one split.
  * @param {MakeShapesOptions} options
  * @returns {Promise<MakeShapesResult>}
  */
@@ -512,6 +514,10 @@ export async function makeShapesVoc(options) {
       trainval: splits.trainval.length,
       test: splits.test.length,
     },
+    sets: [
+      { year: SHAPES_YEAR, split: 'trainval' },
+      { year: SHAPES_YEAR, split: 'test' },
+    ],
     milliseconds: performance.now() - start,
   };
 }

@@ -54,3 +54,10 @@ export function testRng(seed: number): RandomSource {
   return createRng(seed);
 }
 export { expectBitwiseOnCpu, expectSameArray } from './bitwise';
+
+/** Everything an async iterable yields, in order (e.g. a loader's batches). */
+export async function collectAsync<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of iterable) out.push(x);
+  return out;
+}
