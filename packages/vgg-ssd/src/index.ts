@@ -15,8 +15,16 @@ export { DEFAULT_PREPROCESSING, readSsdMetadata } from './metadata';
 export type { SsdMetadata, SsdPreprocessing } from './metadata';
 export {
   WeightImportError,
+  copyDetectorWeights,
   loadKerasVgg16Weights,
+  loadTorchvisionDetector,
   loadTorchvisionWeights,
   parseSafetensors,
 } from './weights';
-export type { SafetensorsEntry, TorchTensors, TorchvisionImportOptions } from './weights';
+export type {
+  ClassHeadPolicy,
+  SafetensorsEntry,
+  TorchTensors,
+  TorchvisionImportOptions,
+  WeightTransfer,
+} from './weights';

@@ -8,6 +8,8 @@ import { expectArrayClose } from '@ssd/testing';
 import { SSD300_VOC, SSD512_VOC } from '@ssd/anchors';
 import {
   WeightImportError,
+  copyDetectorWeights,
+  loadTorchvisionDetector,
   loadTorchvisionWeights,
   parseSafetensors,
   type SafetensorsEntry,
@@ -310,5 +312,117 @@ describe('loadKerasVgg16Weights', () => {
     );
     [keras, wrong, nan, target].forEach((m) => m.dispose());
     reversed.dispose();
+  });
+});
+
+/** A torchvision `ssd300_vgg16` state_dict (PyTorch names and OIHW layout) from a model's weights. */
+function torchDetectorOf(model: tfl.LayersModel): Map<string, SafetensorsEntry> {
+  const prefixes: [string, string][] = [
+    ...['1_conv1', '1_conv2', '2_conv1', '2_conv2', '3_conv1', '3_conv2', '3_conv3']
+      .concat(['4_conv1', '4_conv2', '4_conv3'])
+      .map((l, n): [string, string] => [
+        `block${l}`,
+        `backbone.features.${[0, 2, 5, 7, 10, 12, 14, 17, 19, 21][n]}`,
+      ]),
+    ['block5_conv1', 'backbone.extra.0.1'],
+    ['block5_conv2', 'backbone.extra.0.3'],
+    ['block5_conv3', 'backbone.extra.0.5'],
+    ['fc6', 'backbone.extra.0.7.1'],
+    ['fc7', 'backbone.extra.0.7.3'],
+    ...[8, 9, 10, 11].flatMap((c, s): [string, string][] => [
+      [`conv${c}_1`, `backbone.extra.${s + 1}.0`],
+      [`conv${c}_2`, `backbone.extra.${s + 1}.2`],
+    ]),
+    ...[0, 1, 2, 3, 4, 5].flatMap((k): [string, string][] => [
+      [`loc_${k}`, `head.regression_head.module_list.${k}`],
+      [`conf_${k}`, `head.classification_head.module_list.${k}`],
+    ]),
+  ];
+  const map = new Map<string, SafetensorsEntry>();
+  const put = (name: string, t: tf.Tensor) => {
+    const values = t.dataSync() as Float32Array;
+    map.set(name, { dtype: 'F32', shape: t.shape, values: () => values });
+  };
+  for (const [layer, prefix] of prefixes) {
+    const [kernel, bias] = model.getLayer(layer).getWeights();
+    const oihw = tf.transpose(kernel!, [3, 2, 0, 1]);
+    put(`${prefix}.weight`, oihw);
+    put(`${prefix}.bias`, bias!);
+    oihw.dispose();
+  }
+  put('backbone.scale_weight', model.getLayer('conv4_3_norm').getWeights()[0]!);
+  return map;
+}
+
+const kernelOf = (model: tfl.LayersModel, layer: string) =>
+  Array.from(model.getLayer(layer).getWeights()[0]!.dataSync());
+
+describe('loadTorchvisionDetector', () => {
+  const coco = narrowSsd({ preset: SSD300_VOC, inputSize: 300, numClasses: 5, seed: 1 });
+  const tensors = torchDetectorOf(coco);
+
+  it('imports an ssd300_vgg16 of another class count, leaving the class heads as initialised', () => {
+    const target = narrowSsd({ preset: SSD300_VOC, inputSize: 300, numClasses: 3, seed: 2 });
+    const heads = kernelOf(target, 'conf_2');
+    const result = loadTorchvisionDetector(target, tensors, {
+      source: 'coco.safetensors',
+      classHeads: 'skip-if-mismatch',
+    });
+    expect(result.classHeads).toEqual({ from: 5, to: 3 });
+    expect(result.skipped).toHaveLength(12);
+    expect(result.skipped).toContain('head.classification_head.module_list.0.weight');
+    expect(result.layers).toHaveLength(13 + 2 + 8 + 6 + 1);
+    for (const layer of ['block1_conv1', 'fc7', 'conv11_2', 'loc_0', 'loc_5', 'conv4_3_norm']) {
+      expect(kernelOf(target, layer)).toEqual(kernelOf(coco, layer));
+    }
+    expect(kernelOf(target, 'conf_2')).toEqual(heads);
+    target.dispose();
+  });
+
+  it('still rejects the class heads by default, and any other mismatch with the tensor named', () => {
+    const target = narrowSsd({ preset: SSD300_VOC, inputSize: 300, numClasses: 3, seed: 2 });
+    expect(() => loadTorchvisionDetector(target, tensors, { source: 'coco.safetensors' })).toThrow(
+      /^coco\.safetensors: head\.classification_head\.module_list\.0\.weight: shape/,
+    );
+    const wider = narrowSsd({
+      preset: SSD300_VOC,
+      inputSize: 300,
+      numClasses: 3,
+      widthMultiplier: 1 / 8,
+    });
+    expect(() =>
+      loadTorchvisionDetector(wider, tensors, { classHeads: 'skip-if-mismatch' }),
+    ).toThrow(WeightImportError);
+    expect(() =>
+      loadTorchvisionDetector(wider, tensors, { classHeads: 'skip-if-mismatch' }),
+    ).toThrow(/backbone\.features\.0\.weight: shape/);
+    target.dispose();
+    wider.dispose();
+  });
+});
+
+describe('copyDetectorWeights', () => {
+  it('copies a saved detector by layer name, skipping class heads of another class count', () => {
+    const from = narrowSsd({ numClasses: 5, seed: 1 });
+    const to = narrowSsd({ numClasses: 3, seed: 2 });
+    const heads = kernelOf(to, 'conf_0');
+    const result = copyDetectorWeights(from, to, {
+      source: 'model/',
+      classHeads: 'skip-if-mismatch',
+    });
+    expect(result.classHeads).toEqual({ from: 5, to: 3 });
+    expect(result.skipped).toEqual(['conf_0', 'conf_1', 'conf_2', 'conf_3', 'conf_4', 'conf_5']);
+    for (const layer of ['block1_conv1', 'fc6', 'loc_3', 'conv4_3_norm']) {
+      expect(kernelOf(to, layer)).toEqual(kernelOf(from, layer));
+    }
+    expect(kernelOf(to, 'conf_0')).toEqual(heads);
+    expect(() => copyDetectorWeights(from, to, { source: 'model/' })).toThrow(
+      /^model\/: conf_0\/kernel: shape \[3, 3, \d+, 20\] does not fit/,
+    );
+    const wider = narrowSsd({ numClasses: 5, widthMultiplier: 1 / 8 });
+    expect(() => copyDetectorWeights(wider, to, { classHeads: 'skip-if-mismatch' })).toThrow(
+      WeightImportError,
+    );
+    [from, to, wider].forEach((m) => m.dispose());
   });
 });

@@ -237,6 +237,65 @@ export interface TorchvisionImportOptions {
    * Not for `ssd300_vgg16` checkpoints, whose VGG already takes 0–255 minus mean.
    */
   imagenetNormalized?: boolean;
+  /**
+   * `'exact'` (default): every tensor must fit. `'skip-if-mismatch'`: an
+   * `ssd300_vgg16` classification head trained for another class count is left
+   * out (the model keeps its own initialisation of `conf_*`); any other
+   * mismatch is still an error.
+   */
+  classHeads?: ClassHeadPolicy;
+}
+
+/** What to do with class heads (`conf_*`) whose class count differs from the model's. */
+export type ClassHeadPolicy = 'exact' | 'skip-if-mismatch';
+
+/** What a whole-detector weight transfer did. */
+export interface WeightTransfer {
+  /** Layers whose weights were set. */
+  readonly layers: string[];
+  /** Source tensors (or layers) left out: class heads of another class count. */
+  readonly skipped: string[];
+  /** The class counts (K+1) when the class heads were left out, else null. */
+  readonly classHeads: { readonly from: number; readonly to: number } | null;
+}
+
+/** Anchors per cell of head `k`: the `loc_k` layer's output channels / 4. */
+function anchorsPerCell(model: tfl.LayersModel, k: string): number {
+  const kernel = model.getLayer(`loc_${k}`).getWeights()[0]!;
+  return kernel.shape[3]! / 4;
+}
+
+/**
+ * The class count (K+1) a class head of `channels` output channels was trained
+ * for, given `anchors` per cell; throws naming `tensor` when it does not divide.
+ */
+function classesOfHead(channels: number, anchors: number, source: string, tensor: string): number {
+  const classes = channels / anchors;
+  if (!Number.isInteger(classes) || classes < 2) {
+    throw new WeightImportError(
+      source,
+      tensor,
+      `${channels} output channels are not a whole class count (≥ 2) for ${anchors} anchors per cell`,
+    );
+  }
+  return classes;
+}
+
+/** Records a class head's two class counts; all heads must agree. */
+function noteClassHeads(
+  seen: { from: number; to: number } | null,
+  next: { from: number; to: number },
+  source: string,
+  tensor: string,
+): { from: number; to: number } {
+  if (seen && seen.from !== next.from) {
+    throw new WeightImportError(
+      source,
+      tensor,
+      `trained for ${next.from} classes where another class head has ${seen.from}`,
+    );
+  }
+  return next;
 }
 
 /**
@@ -257,6 +316,20 @@ export function loadTorchvisionWeights(
   tensors: TorchTensors,
   options: TorchvisionImportOptions = {},
 ): string[] {
+  return loadTorchvisionDetector(model, tensors, options).layers;
+}
+
+/**
+ * `loadTorchvisionWeights`, reporting what it left out: with
+ * `classHeads: 'skip-if-mismatch'`, an `ssd300_vgg16` of another class count
+ * (e.g. COCO's 91) fine-tunes into this model — backbone, extras and box
+ * heads imported, class heads kept as initialised.
+ */
+export function loadTorchvisionDetector(
+  model: tfl.LayersModel,
+  tensors: TorchTensors,
+  options: TorchvisionImportOptions = {},
+): WeightTransfer {
   const source = options.source ?? 'torchvision weights';
   const full = tensors.has('backbone.features.0.weight');
   let mapping: [string, string][];
@@ -305,12 +378,37 @@ export function loadTorchvisionWeights(
   };
 
   const updates: [tfl.layers.Layer, tf.Tensor[]][] = [];
+  const skipped: string[] = [];
+  let classHeads: { from: number; to: number } | null = null;
   try {
     for (const [layerName, prefix] of mapping) {
       const layer = model.getLayer(layerName);
       const [kernel, bias] = layer.getWeights();
       const [kh, kw, inC, outC] = kernel!.shape as number[];
       const torchShape = [outC!, inC!, kh!, kw!];
+      const head = /^conf_(\d+)$/.exec(layerName);
+      const given = tensors.get(`${prefix}.weight`)?.shape;
+      if (
+        head &&
+        options.classHeads === 'skip-if-mismatch' &&
+        given?.length === 4 &&
+        given[0] !== outC &&
+        given.slice(1).every((d, i) => d === torchShape[i + 1])
+      ) {
+        const anchors = anchorsPerCell(model, head[1]!);
+        const from = classesOfHead(given[0]!, anchors, source, `${prefix}.weight`);
+        const biasShape = tensors.get(`${prefix}.bias`)?.shape;
+        if (biasShape?.length !== 1 || biasShape[0] !== given[0]) {
+          throw new WeightImportError(
+            source,
+            `${prefix}.bias`,
+            `shape [${biasShape?.join(', ') ?? ''}] does not fit its weight's ${given[0]} output channels`,
+          );
+        }
+        classHeads = noteClassHeads(classHeads, { from, to: outC! / anchors }, source, prefix);
+        skipped.push(`${prefix}.weight`, `${prefix}.bias`);
+        continue;
+      }
       let values = oihwToHwio(take(`${prefix}.weight`, torchShape), torchShape);
       let biasValues = take(`${prefix}.bias`, [outC!]);
       if (layerName === 'block1_conv1' && options.imagenetNormalized) {
@@ -328,7 +426,84 @@ export function loadTorchvisionWeights(
   } finally {
     for (const [, weights] of updates) tf.dispose(weights);
   }
-  return updates.map(([layer]) => layer.name);
+  return { layers: updates.map(([layer]) => layer.name), skipped, classHeads };
+}
+
+/**
+ * Copies every weight of `from` (e.g. a detector saved by this project and read
+ * with `loadSsdModel`) into the layer of the same name in `to`, validating that
+ * both have the same layers and every shape matches (errors name the layer and
+ * weight). With `classHeads: 'skip-if-mismatch'`, class heads (`conf_*`) whose
+ * output channels (class count) differ are left as `to` has them.
+ * Nothing is written unless everything else fits.
+ */
+export function copyDetectorWeights(
+  from: tfl.LayersModel,
+  to: tfl.LayersModel,
+  options: { source?: string; classHeads?: ClassHeadPolicy } = {},
+): WeightTransfer {
+  const source = options.source ?? 'model';
+  const withWeights = (m: tfl.LayersModel) => m.layers.filter((l) => l.weights.length > 0);
+  const targetNames = new Set(withWeights(to).map((l) => l.name));
+  for (const layer of withWeights(from)) {
+    if (!targetNames.has(layer.name)) {
+      throw new WeightImportError(source, layer.name, 'unexpected layer: not part of this network');
+    }
+  }
+  const sourceLayers = new Map(withWeights(from).map((l) => [l.name, l]));
+  const updates: [tfl.layers.Layer, tf.Tensor[]][] = [];
+  const skipped: string[] = [];
+  let classHeads: { from: number; to: number } | null = null;
+  try {
+    for (const layer of withWeights(to)) {
+      const given = sourceLayers.get(layer.name);
+      if (!given) throw new WeightImportError(source, layer.name, 'missing');
+      const want = layer.getWeights();
+      const have = given.getWeights();
+      if (have.length !== want.length) {
+        throw new WeightImportError(
+          source,
+          layer.name,
+          `${have.length} weights where the model has ${want.length}`,
+        );
+      }
+      const head = /^conf_(\d+)$/.exec(layer.name);
+      const differs = (i: number) => have[i]!.shape.join() !== want[i]!.shape.join();
+      if (head && options.classHeads === 'skip-if-mismatch' && differs(0)) {
+        const [k, kw] = [want[0]!.shape, have[0]!.shape];
+        const sameButOut = kw.length === 4 && kw.slice(0, 3).join() === k.slice(0, 3).join();
+        if (sameButOut && have[1]?.shape.join() === `${kw[3]}`) {
+          const anchors = anchorsPerCell(to, head[1]!);
+          const next = {
+            from: classesOfHead(kw[3]!, anchors, source, layer.name),
+            to: k[3]! / anchors,
+          };
+          classHeads = noteClassHeads(classHeads, next, source, layer.name);
+          skipped.push(layer.name);
+          continue;
+        }
+      }
+      const copies = have.map((tensor, i) => {
+        const name = `${layer.name}/${layer.weights[i]!.originalName.split('/').pop()}`;
+        if (differs(i)) {
+          throw new WeightImportError(
+            source,
+            name,
+            `shape [${tensor.shape.join(', ')}] does not fit the model, which needs [${want[i]!.shape.join(', ')}]`,
+          );
+        }
+        const values = tensor.dataSync();
+        const bad = firstNonFinite(values);
+        if (bad >= 0) throw new WeightImportError(source, name, describeNonFinite(values, bad));
+        return tf.clone(tensor);
+      });
+      updates.push([layer, copies]);
+    }
+    for (const [layer, weights] of updates) layer.setWeights(weights);
+  } finally {
+    for (const [, weights] of updates) tf.dispose(weights);
+  }
+  return { layers: updates.map(([layer]) => layer.name), skipped, classHeads };
 }
 
 const IMAGENET_MEAN = [0.485, 0.456, 0.406];
