@@ -36,6 +36,8 @@ export interface RunConfig {
   readonly init: 'glorot' | 'he' | 'lsuv';
   readonly augment: 'ssd' | 'light';
   readonly backboneWeights: string | null;
+  /** `--weights`: a whole detector to fine-tune from (safetensors file or model folder). */
+  readonly weights: string | null;
   readonly backend: BackendPreference;
   readonly workers: number | null;
   readonly optimizer: OptimizerKind;
@@ -124,6 +126,7 @@ export function resolveTrainConfig(flags: ParsedFlags, now = new Date()): RunCon
       typeof flags['backbone-weights'] === 'string'
         ? path.resolve(flags['backbone-weights'])
         : null,
+    weights: typeof flags.weights === 'string' ? path.resolve(flags.weights) : null,
     backend: get('backend', 'auto'),
     workers: (flags.workers as number | undefined) ?? null,
     optimizer: get('optimizer', r.optimizer),
@@ -163,6 +166,11 @@ export function validateConfig(c: RunConfig): void {
   positive('input-size', c.inputSize);
   checkInputSize(c.preset, c.inputSize);
   if (c.workers !== null) positive('workers', c.workers);
+  if (c.weights && c.backboneWeights) {
+    throw new UsageError(
+      '--weights and --backbone-weights: pass one (--weights loads the whole detector, backbone included)',
+    );
+  }
   if (!(c.momentum >= 0 && c.momentum < 1)) {
     throw new UsageError(`--momentum: must be in [0, 1), got ${c.momentum}`);
   }

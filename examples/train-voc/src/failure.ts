@@ -46,8 +46,9 @@ const FILE_ERRNO = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EEXIST', 'EACCES', '
 /** The flag that named a weights file, for a weights error's hint. */
 function weightsFlag(flags: ParsedFlags): string {
   if (typeof flags['backbone-weights'] === 'string') return '--backbone-weights';
+  if (typeof flags.weights === 'string') return '--weights';
   if (typeof flags.model === 'string') return '--model';
-  return '--backbone-weights / --model';
+  return '--backbone-weights / --weights / --model';
 }
 
 /** What to do about an input error, by its name (and, for annotations, its field). */

@@ -139,6 +139,13 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Pretrained VGG16 backbone: torchvision vgg16 .safetensors, or a Keras/tfjs VGG16 model.json.',
   },
   {
+    name: 'weights',
+    kind: 'string',
+    commands: TRAIN,
+    defaultText: 'none',
+    help: 'Fine-tune from a whole detector: a torchvision ssd300_vgg16 .safetensors, or a model/ folder saved by this app. Class heads of another class count are re-initialised.',
+  },
+  {
     name: 'backend',
     kind: 'string',
     commands: ALL,

@@ -7,7 +7,8 @@ import {
   loadTorchvisionWeights,
   preprocess,
 } from '@ssd/vgg-ssd';
-import { loadKerasVgg16Weights, readSafetensorsFile } from '@ssd/vgg-ssd/node';
+import { copyDetectorWeights, loadTorchvisionDetector, type WeightTransfer } from '@ssd/vgg-ssd';
+import { loadKerasVgg16Weights, loadSsdModel, readSafetensorsFile } from '@ssd/vgg-ssd/node';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -142,4 +143,26 @@ export async function loadBackboneWeights(net: Network, file: string): Promise<s
   }
   const dir = file.endsWith('.json') ? path.dirname(file) : file;
   return loadKerasVgg16Weights(net.model, dir);
+}
+
+/**
+ * Loads a whole pretrained detector into the network (`--weights`): a torchvision
+ * `ssd300_vgg16` state_dict saved as `.safetensors`, or a `model/` folder saved by
+ * this app. Backbone, extras and box heads must fit exactly; class heads trained
+ * for another class count are left as initialised (reported in the result).
+ */
+export async function loadDetectorWeights(net: Network, file: string): Promise<WeightTransfer> {
+  if (file.endsWith('.safetensors')) {
+    const tensors = await readSafetensorsFile(file);
+    return loadTorchvisionDetector(net.model, tensors, {
+      source: file,
+      classHeads: 'skip-if-mismatch',
+    });
+  }
+  const saved = await loadSsdModel(file);
+  try {
+    return copyDetectorWeights(saved, net.model, { source: file, classHeads: 'skip-if-mismatch' });
+  } finally {
+    saved.dispose();
+  }
 }

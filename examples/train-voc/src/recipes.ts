@@ -7,6 +7,7 @@ export type Recipe = Omit<
   | 'classes'
   | 'unknownClass'
   | 'backboneWeights'
+  | 'weights'
   | 'backend'
   | 'workers'
   | 'seed'

@@ -66,7 +66,7 @@ export async function createReplica(options: ReplicaOptions) {
     widthMultiplier: config.widthMultiplier,
     inputScale: config.inputScale,
     seed: config.seed,
-    heInit: config.backboneWeights === null && config.init === 'he',
+    heInit: config.backboneWeights === null && config.weights === null && config.init === 'he',
   });
   const inner = createOptimizer(config.optimizer, net.params, config) as Optimizer & {
     updates: number;

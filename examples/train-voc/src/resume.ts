@@ -138,6 +138,8 @@ export async function resumeConfig(
   const saved = checkpoint.state.extra.config;
   const config: RunConfig = {
     ...saved,
+    // Runs saved before `--weights` existed have no such field.
+    weights: saved.weights ?? null,
     out: path.resolve(path.dirname(path.dirname(checkpointDir))),
     iterations: (flags.iterations as number | undefined) ?? saved.iterations,
     backend: (flags.backend as RunConfig['backend'] | undefined) ?? saved.backend,

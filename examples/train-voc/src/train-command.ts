@@ -28,7 +28,13 @@ import { appendJsonl, truncateJsonlAfter } from './jsonl';
 import { writeLossCurve } from './loss-curve';
 import { lsuvFromTrainingImages } from './lsuv';
 import { checkOutFolder, makeOutFolder } from './out-folder';
-import { buildNetwork, loadBackboneWeights, preprocess, type Network } from './network';
+import {
+  buildNetwork,
+  loadBackboneWeights,
+  loadDetectorWeights,
+  preprocess,
+  type Network,
+} from './network';
 import { createOptimizer, type Optimizer } from './optimizer';
 import { EVAL_BATCH_SIZE } from './recipes';
 import { ProgressPrinter, formatProgress, slowRunWarning } from './progress';
@@ -123,6 +129,9 @@ async function checkInputs(config: RunConfig): Promise<void> {
   ) {
     throw new UsageError(`--backbone-weights ${config.backboneWeights}: no such file or folder`);
   }
+  if (config.weights !== null && (await fs.stat(config.weights).catch(() => null)) === null) {
+    throw new UsageError(`--weights ${config.weights}: no such file or folder`);
+  }
 }
 
 /**
@@ -146,7 +155,19 @@ async function initialiseWeights(
     const layers = await loadBackboneWeights(net, config.backboneWeights);
     log(`Backbone: ${layers.length} layers from ${config.backboneWeights}`);
   }
-  if (!resumeFrom && config.backboneWeights === null && config.init === 'lsuv') {
+  if (!resumeFrom && config.weights !== null) {
+    const transfer = await loadDetectorWeights(net, config.weights);
+    const heads = transfer.classHeads
+      ? ` (class heads re-initialised: ${transfer.classHeads.from} → ${transfer.classHeads.to} classes)`
+      : '';
+    log(`Weights: ${transfer.layers.length} layers from ${config.weights}${heads}`);
+  }
+  if (
+    !resumeFrom &&
+    config.backboneWeights === null &&
+    config.weights === null &&
+    config.init === 'lsuv'
+  ) {
     await lsuvFromTrainingImages(net, o.trainSet, config, log);
   }
   if (resumeFrom) {
@@ -383,7 +404,7 @@ async function train(
     widthMultiplier: config.widthMultiplier,
     inputScale: config.inputScale,
     seed: config.seed,
-    heInit: config.backboneWeights === null && config.init === 'he',
+    heInit: config.backboneWeights === null && config.weights === null && config.init === 'he',
   });
   const optimizer = createOptimizer(config.optimizer, net.params, config);
   const startIteration = await initialiseWeights(
@@ -407,7 +428,13 @@ async function train(
       : null;
   // The workers start from this thread's weights and optimizer state: a checkpoint's,
   // a pretrained backbone's or a data-dependent initialisation's.
-  if (workerEngine && (resumeFrom || config.backboneWeights !== null || config.init === 'lsuv')) {
+  if (
+    workerEngine &&
+    (resumeFrom ||
+      config.backboneWeights !== null ||
+      config.weights !== null ||
+      config.init === 'lsuv')
+  ) {
     await workerEngine.push();
   }
   const engine: GradientEngine =
