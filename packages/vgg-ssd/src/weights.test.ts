@@ -364,10 +364,12 @@ describe('loadTorchvisionDetector', () => {
   it('imports an ssd300_vgg16 of another class count, leaving the class heads as initialised', () => {
     const target = narrowSsd({ preset: SSD300_VOC, inputSize: 300, numClasses: 3, seed: 2 });
     const heads = kernelOf(target, 'conf_2');
+    const before = tf.memory().numTensors;
     const result = loadTorchvisionDetector(target, tensors, {
       source: 'coco.safetensors',
       classHeads: 'skip-if-mismatch',
     });
+    expect(tf.memory().numTensors).toBe(before); // the imported values replace the old ones
     expect(result.classHeads).toEqual({ from: 5, to: 3 });
     expect(result.skipped).toHaveLength(12);
     expect(result.skipped).toContain('head.classification_head.module_list.0.weight');
@@ -406,10 +408,12 @@ describe('copyDetectorWeights', () => {
     const from = narrowSsd({ numClasses: 5, seed: 1 });
     const to = narrowSsd({ numClasses: 3, seed: 2 });
     const heads = kernelOf(to, 'conf_0');
+    const before = tf.memory().numTensors;
     const result = copyDetectorWeights(from, to, {
       source: 'model/',
       classHeads: 'skip-if-mismatch',
     });
+    expect(tf.memory().numTensors).toBe(before); // the copies replace the old values
     expect(result.classHeads).toEqual({ from: 5, to: 3 });
     expect(result.skipped).toEqual(['conf_0', 'conf_1', 'conf_2', 'conf_3', 'conf_4', 'conf_5']);
     for (const layer of ['block1_conv1', 'fc6', 'loc_3', 'conv4_3_norm']) {
@@ -419,6 +423,7 @@ describe('copyDetectorWeights', () => {
     expect(() => copyDetectorWeights(from, to, { source: 'model/' })).toThrow(
       /^model\/: conf_0\/kernel: shape \[3, 3, \d+, 20\] does not fit/,
     );
+    expect(tf.memory().numTensors).toBe(before); // a refused copy leaves nothing behind
     const wider = narrowSsd({ numClasses: 5, widthMultiplier: 1 / 8 });
     expect(() => copyDetectorWeights(wider, to, { classHeads: 'skip-if-mismatch' })).toThrow(
       WeightImportError,

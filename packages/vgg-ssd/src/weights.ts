@@ -483,7 +483,9 @@ export function copyDetectorWeights(
           continue;
         }
       }
-      const copies = have.map((tensor, i) => {
+      // Every weight of the layer is checked before any is copied, so a failure leaves
+      // no half-made copies behind.
+      have.forEach((tensor, i) => {
         const name = `${layer.name}/${layer.weights[i]!.originalName.split('/').pop()}`;
         if (differs(i)) {
           throw new WeightImportError(
@@ -495,9 +497,8 @@ export function copyDetectorWeights(
         const values = tensor.dataSync();
         const bad = firstNonFinite(values);
         if (bad >= 0) throw new WeightImportError(source, name, describeNonFinite(values, bad));
-        return tf.clone(tensor);
       });
-      updates.push([layer, copies]);
+      updates.push([layer, have.map((tensor) => tf.clone(tensor))]);
     }
     for (const [layer, weights] of updates) layer.setWeights(weights);
   } finally {
