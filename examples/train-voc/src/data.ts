@@ -1,11 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import {
-  SHAPES_CLASSES,
-  SHAPES_GENERATOR_VERSION,
-  SHAPES_YEAR,
-  makeShapesVoc,
-} from '@ssd/make-shapes-voc';
+import { SHAPES_CLASSES, SHAPES_GENERATOR_VERSION, SHAPES_YEAR } from '@ssd/make-shapes-voc';
+import { makeShapesVoc } from '@ssd/make-shapes-voc/node';
 import { DatasetLayoutError, VOC_CLASSES } from '@ssd/voc';
 import { openVocDataset, type VocDataset, type VocSet } from '@ssd/voc/node';
 import { isVocFolder, parseSplit } from './config';

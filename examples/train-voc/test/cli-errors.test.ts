@@ -9,7 +9,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeShapesVoc } from '@ssd/make-shapes-voc';
+import { makeShapesVoc } from '@ssd/make-shapes-voc/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tinyTrainArgs } from './tiny-run';
 

@@ -5,7 +5,7 @@
  * The folder is made from generated shapes: circles become `apple`, squares
  * `pear`, every other object is removed.
  */
-import { makeShapesVoc } from '@ssd/make-shapes-voc';
+import { makeShapesVoc } from '@ssd/make-shapes-voc/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';

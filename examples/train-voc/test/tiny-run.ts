@@ -1,4 +1,4 @@
-import { makeShapesVoc } from '@ssd/make-shapes-voc';
+import { makeShapesVoc } from '@ssd/make-shapes-voc/node';
 import { promises as fs } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';

@@ -1,7 +1,8 @@
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SHAPES_CLASSES, makeShapesVoc, renderShapesImage } from '@ssd/make-shapes-voc';
+import { SHAPES_CLASSES, renderShapesImage } from '@ssd/make-shapes-voc';
+import { makeShapesVoc } from '@ssd/make-shapes-voc/node';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AnnotationError, DatasetLayoutError, VOC_CLASSES, parseVocAnnotation } from './index';

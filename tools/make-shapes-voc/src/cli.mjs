@@ -2,7 +2,8 @@
 // Usage: make-shapes-voc --out data/shapes [--count 1000] [--seed 1] [--test-fraction 0.2]
 //        [--val-fraction 0.25] [--quality 90] [--concurrency N]
 import { parseArgs } from 'node:util';
-import { makeShapesVoc, SHAPES_DEFAULTS } from './index.mjs';
+import { SHAPES_DEFAULTS } from './index.mjs';
+import { makeShapesVoc } from './node.mjs';
 
 const { values } = parseArgs({
   options: {

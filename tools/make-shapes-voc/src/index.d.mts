@@ -42,14 +42,8 @@ export interface ShapesImage {
   objects: ShapesObject[];
 }
 
-export interface MakeShapesOptions {
-  outDir: string;
-  count?: number;
-  seed?: number;
-  testFraction?: number;
-  valFraction?: number;
-  quality?: number;
-  concurrency?: number;
+/** How {@link renderShapesImage} draws an image (defaults: {@link SHAPES_DEFAULTS}). */
+export interface ShapesImageOptions {
   minSide?: number;
   maxSide?: number;
   /** Fixed image width (default: drawn from [minSide, maxSide]). */
@@ -60,31 +54,11 @@ export interface MakeShapesOptions {
   difficultProbability?: number;
 }
 
-export interface MakeShapesResult {
-  /** `outDir/VOCdevkit`: pass as `root` with `year: 'shapes'`. */
-  root: string;
-  /** `outDir/VOCdevkit/VOCshapes`. */
-  dir: string;
-  year: string;
-  classes: readonly string[];
-  images: number;
-  objects: number;
-  difficult: number;
-  truncated: number;
-  splits: { train: number; val: number; trainval: number; test: number };
-  /** Every image, as `openVocDataset`'s `sets`: trainval then test. */
-  sets: { year: string; split: 'trainval' | 'test' }[];
-  milliseconds: number;
-}
-
 export declare function shapesImageId(index: number): string;
 export declare function renderShapesImage(
   seed: number,
   index: number,
-  options?: Pick<
-    MakeShapesOptions,
-    'minSide' | 'maxSide' | 'width' | 'height' | 'maxObjects' | 'difficultProbability'
-  >,
+  options?: ShapesImageOptions,
 ): ShapesImage;
 export declare function shapesAnnotationXml(image: ShapesImage): string;
 export declare function shapesSplits(
@@ -93,4 +67,3 @@ export declare function shapesSplits(
   testFraction: number,
   valFraction: number,
 ): { train: number[]; val: number[]; trainval: number[]; test: number[] };
-export declare function makeShapesVoc(options: MakeShapesOptions): Promise<MakeShapesResult>;

@@ -1,16 +1,49 @@
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import sharp from 'sharp';
+import { builtinModules } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 import { createRng, mixSeed } from '@ssd/random';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   SHAPES_CLASSES,
   SHAPES_GENERATOR_VERSION,
-  makeShapesVoc,
   renderShapesImage,
+  shapesAnnotationXml,
   shapesSplits,
 } from './index.mjs';
+
+describe('the main entry', () => {
+  it('bundles for a browser: no Node built-in, no sharp, no Buffer', async () => {
+    const nodeOnly: string[] = [];
+    const builtins = new Set(builtinModules);
+    const result = await build({
+      entryPoints: [fileURLToPath(new URL('./index.mjs', import.meta.url))],
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      logLevel: 'silent',
+      plugins: [
+        {
+          name: 'node-only',
+          setup(b) {
+            b.onResolve({ filter: /.*/ }, (args) => {
+              const bare = args.path.replace(/^node:/, '').split('/')[0]!;
+              if (args.path.startsWith('node:') || builtins.has(bare) || bare === 'sharp') {
+                nodeOnly.push(args.path);
+                return { path: args.path, external: true };
+              }
+              return undefined;
+            });
+          },
+        },
+      ],
+    });
+    expect(nodeOnly).toEqual([]);
+    const code = result.outputFiles[0]!.text;
+    expect(code).toContain('renderShapesImage');
+    expect(code).not.toMatch(/\bBuffer\b|\bprocess\./);
+  });
+});
 
 describe('SHAPES_GENERATOR_VERSION', () => {
   // If this fails, the same options now give another data set: bump
@@ -81,6 +114,21 @@ describe('renderShapesImage', () => {
   });
 });
 
+describe('shapesAnnotationXml', () => {
+  it('writes 1-based inclusive corners, the size and the flags', () => {
+    const img = renderShapesImage(2, 0);
+    const xml = shapesAnnotationXml(img);
+    const o = img.objects[0]!;
+    expect(xml).toContain(`<filename>${img.id}.jpg</filename>`);
+    expect(xml).toContain(`<width>${img.width}</width>`);
+    expect(xml).toContain(`<xmin>${o.box[0] + 1}</xmin>`);
+    expect(xml).toContain(`<ymin>${o.box[1] + 1}</ymin>`);
+    expect(xml).toContain(`<xmax>${o.box[2]}</xmax>`);
+    expect(xml).toContain(`<ymax>${o.box[3]}</ymax>`);
+    expect(xml.match(/<object>/g)).toHaveLength(img.objects.length);
+  });
+});
+
 describe('shapesSplits', () => {
   it('partitions the images: trainval = train ∪ val, disjoint from test', () => {
     const s = shapesSplits(100, 5, 0.2, 0.25);
@@ -89,39 +137,5 @@ describe('shapesSplits', () => {
     expect(s.train).toHaveLength(60);
     expect(new Set([...s.trainval, ...s.test]).size).toBe(100);
     expect(s.trainval).toEqual([...s.train, ...s.val].sort((a, b) => a - b));
-  });
-});
-
-describe('makeShapesVoc', () => {
-  const dirs: string[] = [];
-  afterAll(async () => {
-    for (const d of dirs) await rm(d, { recursive: true, force: true });
-  });
-
-  it('rejects a seed that is not an integer before writing anything', async () => {
-    await expect(makeShapesVoc({ outDir: join(tmpdir(), 'never'), seed: 1.5 })).rejects.toThrow(
-      /seed must be an integer, got 1.5/,
-    );
-  });
-
-  it('writes the exact VOC layout with 1-based inclusive corners', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'shapes-'));
-    dirs.push(out);
-    const result = await makeShapesVoc({ outDir: out, count: 12, seed: 2 });
-    expect(result.dir).toBe(join(out, 'VOCdevkit', 'VOCshapes'));
-    expect((await readdir(join(result.dir, 'JPEGImages'))).length).toBe(12);
-    expect((await readdir(join(result.dir, 'Annotations'))).length).toBe(12);
-    const main = await readdir(join(result.dir, 'ImageSets', 'Main'));
-    for (const split of ['train', 'val', 'trainval', 'test']) {
-      expect(main).toContain(`${split}.txt`);
-      expect(main).toContain(`circle_${split}.txt`);
-    }
-    const first = renderShapesImage(2, 0);
-    const xml = await readFile(join(result.dir, 'Annotations', '000001.xml'), 'utf8');
-    const o = first.objects[0]!;
-    expect(xml).toContain(`<xmin>${o.box[0] + 1}</xmin>`);
-    expect(xml).toContain(`<xmax>${o.box[2]}</xmax>`);
-    const meta = await sharp(join(result.dir, 'JPEGImages', '000001.jpg')).metadata();
-    expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', first.width, first.height]);
   });
 });
