@@ -1,0 +1,117 @@
+import type { Detection, DetectOptions } from '@ssd/detect';
+import * as tf from '@tensorflow/tfjs-core';
+import { isWebBackend, startBackend, type WebBackend } from './backend';
+import { DetectPage } from './detect-page';
+import { TrainPage } from './train-page';
+
+/**
+ * What a test (or the console) drives the page with. `?backend=` picks the
+ * backend, `?model=` the model `ready` waits for (else the bundled one, if any).
+ */
+export interface SsdApp {
+  /** Resolves when the backend runs and the model (if any) is loaded; rejects on failure. */
+  ready: Promise<void>;
+  /** The tfjs backend in use (set once `ready` resolves). */
+  backend: string;
+  /** The webgpu adapter, the WebGL renderer, or the CPU. */
+  device: string;
+  /** Detections of an image URL, in its pixels, as `@ssd/detect` gives them (and drawn). */
+  detect(imageUrl: string, options?: DetectOptions): Promise<Detection[]>;
+  /** Trains `steps` more steps of the Train page's run; the total loss of each. */
+  train(options: { steps: number }): Promise<number[]>;
+  /** VOC07 mAP@0.5 of the trained model on the held-out images (and drawn). */
+  evaluate(): Promise<number | null>;
+  /** The trained model's files, as the download gives them (weights in base64). */
+  exportModel(): Promise<{ modelJson: string; weightsBase64: string }>;
+  /** `tf.memory().numTensors` (leak checks). */
+  numTensors(): number;
+  /** Shows a page: 'detect' or 'train'. */
+  show(page: 'detect' | 'train'): void;
+}
+
+declare global {
+  interface Window {
+    ssdApp: SsdApp;
+  }
+}
+
+function base64(buffer: ArrayBuffer): string {
+  const bytes = new Uint8Array(buffer);
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
+function show(page: 'detect' | 'train'): void {
+  for (const section of document.querySelectorAll<HTMLElement>('.page')) {
+    section.hidden = section.id !== page;
+  }
+  for (const link of document.querySelectorAll<HTMLAnchorElement>('nav a')) {
+    link.classList.toggle('active', link.dataset.tab === page);
+  }
+}
+
+function showFromHash(): void {
+  show(location.hash === '#train' ? 'train' : 'detect');
+}
+
+async function start(app: SsdApp, detectPage: DetectPage): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  const requested = params.get('backend');
+  const prefer: WebBackend = isWebBackend(requested) ? requested : 'wasm';
+  const picker = document.getElementById('backend-picker') as HTMLSelectElement;
+  const status = document.getElementById('backend-status')!;
+  picker.value = prefer;
+  picker.onchange = () => {
+    // Tensors live on one backend: switching reloads the page on the new one.
+    params.set('backend', picker.value);
+    location.search = params.toString();
+  };
+  try {
+    const active = await startBackend(prefer);
+    app.backend = active.backend;
+    app.device = active.detail;
+    status.textContent = `in use: ${active.backend} — ${active.detail}`;
+  } catch (error) {
+    status.textContent = `${prefer} unavailable: ${(error as Error).message.split('\n')[0]}`;
+    throw error;
+  }
+  const model = params.get('model');
+  if (model) {
+    await detectPage.openModel(new URL(model, document.baseURI).href, model);
+  } else if (DetectPage.hasBundledModel()) {
+    await detectPage.openModel(DetectPage.bundledModelUrl(), import.meta.env.VITE_DEFAULT_MODEL);
+  } else {
+    await detectPage.openSample();
+  }
+}
+
+function main(): void {
+  const detectPage = new DetectPage();
+  const trainPage = new TrainPage();
+  const app: SsdApp = {
+    ready: Promise.resolve(),
+    backend: '',
+    device: '',
+    detect: (imageUrl, options) => detectPage.openImage(imageUrl, options),
+    train: async ({ steps }) => (await trainPage.train(steps)).map((l) => l.total),
+    evaluate: () => trainPage.evaluate(),
+    exportModel: async () => {
+      const { modelJson, weights } = await trainPage.modelFiles();
+      return { modelJson, weightsBase64: base64(weights) };
+    },
+    numTensors: () => tf.memory().numTensors,
+    show: (page) => {
+      location.hash = page;
+      show(page);
+    },
+  };
+  app.ready = start(app, detectPage);
+  window.ssdApp = app;
+  window.addEventListener('hashchange', showFromHash);
+  showFromHash();
+}
+
+main();
