@@ -103,6 +103,7 @@ export class DetectPage {
   /** Detections of an image file or URL, drawn; what `window.ssdApp.detect` runs. */
   async openImage(source: Blob | string, options: DetectOptions = {}): Promise<Detection[]> {
     this.stopWebcam();
+    if (options.scoreThreshold !== undefined) this.threshold.value = String(options.scoreThreshold);
     this.image = await decodeImage(source);
     return this.run(options);
   }

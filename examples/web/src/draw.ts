@@ -9,13 +9,13 @@ export function classColour(classId: number): string {
 }
 
 /**
- * Draws `image` on `canvas` (resized to it, at most `maxSide` CSS pixels on
- * its long side) with the detections at or above `scoreThreshold`: box, label,
- * score. Returns how many were drawn.
+ * Draws `image` on `canvas`, scaled so its long side is `maxSide` pixels (small
+ * images grow, large ones shrink), with the detections at or above
+ * `scoreThreshold`: box, label, score. Returns how many were drawn.
  */
 export function drawDetections(
   canvas: HTMLCanvasElement,
-  image: RgbImage | ImageBitmap | HTMLVideoElement,
+  image: RgbImage | HTMLVideoElement,
   detections: readonly Detection[],
   options: { scoreThreshold: number; maxSide?: number },
 ): number {
@@ -23,35 +23,38 @@ export function drawDetections(
     image instanceof HTMLVideoElement
       ? { width: image.videoWidth, height: image.videoHeight }
       : image;
-  canvas.width = width;
-  canvas.height = height;
-  const maxSide = options.maxSide ?? 640;
-  const scale = Math.min(1, maxSide / Math.max(width, height));
-  canvas.style.width = `${Math.round(width * scale)}px`;
-  canvas.style.height = `${Math.round(height * scale)}px`;
+  const scale = (options.maxSide ?? 640) / Math.max(width, height);
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round(height * scale);
   const context = canvas.getContext('2d')!;
-  if ('data' in image) context.putImageData(imageDataFromRgb(image), 0, 0);
-  else context.drawImage(image, 0, 0);
-  // Lines and text keep their on-screen size whatever the image's resolution.
-  const px = 1 / scale;
-  context.lineWidth = 2 * px;
-  context.font = `${Math.round(12 * px)}px system-ui, sans-serif`;
+  if (image instanceof HTMLVideoElement) {
+    context.drawImage(image, 0, 0, canvas.width, canvas.height);
+  } else {
+    const pixels = new OffscreenCanvas(width, height);
+    pixels.getContext('2d')!.putImageData(imageDataFromRgb(image), 0, 0);
+    context.imageSmoothingEnabled = scale < 1;
+    context.drawImage(pixels, 0, 0, canvas.width, canvas.height);
+  }
+  context.lineWidth = 2;
+  context.font = '12px system-ui, sans-serif';
   context.textBaseline = 'top';
   let drawn = 0;
-  for (const d of detections) {
+  // Lowest score first, so the best boxes end up on top.
+  for (const d of [...detections].reverse()) {
     if (d.score < options.scoreThreshold) continue;
-    const { xMin, yMin, xMax, yMax } = d.box;
+    const [x0, y0, x1, y1] = [d.box.xMin, d.box.yMin, d.box.xMax, d.box.yMax].map(
+      (v) => v * scale,
+    ) as [number, number, number, number];
     const colour = classColour(d.classId);
     context.strokeStyle = colour;
-    context.strokeRect(xMin, yMin, xMax - xMin, yMax - yMin);
+    context.strokeRect(x0, y0, x1 - x0, y1 - y0);
     const text = `${d.label ?? `class ${d.classId}`} ${(d.score * 100).toFixed(0)}%`;
-    const textWidth = context.measureText(text).width + 6 * px;
-    const textHeight = 16 * px;
-    const top = yMin >= textHeight ? yMin - textHeight : yMin;
+    const textWidth = context.measureText(text).width + 6;
+    const top = y0 >= 16 ? y0 - 16 : y0;
     context.fillStyle = colour;
-    context.fillRect(xMin, top, textWidth, textHeight);
+    context.fillRect(x0, top, textWidth, 16);
     context.fillStyle = '#fff';
-    context.fillText(text, xMin + 3 * px, top + 2 * px);
+    context.fillText(text, x0 + 3, top + 2);
     drawn++;
   }
   return drawn;

@@ -255,9 +255,10 @@ export class BrowserTrainer {
 }
 
 /**
- * The two files of a tfjs layers model, as `tf.io.browserDownloads` and
- * `tfjs-node`'s `file://` write them: `model.json` (topology, metadata and a
- * manifest naming `weightsName`) and the concatenated weights.
+ * The two files of a tfjs layers model, as `@ssd/vgg-ssd/node`'s `saveSsdModel`
+ * writes them: `model.json` (topology, metadata and a manifest naming
+ * `weightsName`) and the concatenated weights. The manifest holds the bare file
+ * name (not `tf.io.browserDownloads`' `./name`, which the Node loader refuses).
  */
 export function modelFilesOf(
   artifacts: tf.io.ModelArtifacts,
@@ -270,7 +271,7 @@ export function modelFilesOf(
       : new tf.io.CompositeArrayBuffer(weightData).slice();
   const modelJson = JSON.stringify({
     ...rest,
-    weightsManifest: [{ paths: [`./${weightsName}`], weights: weightSpecs ?? [] }],
+    weightsManifest: [{ paths: [weightsName], weights: weightSpecs ?? [] }],
   });
   return { modelJson, weights };
 }
