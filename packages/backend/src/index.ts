@@ -1,7 +1,9 @@
 export { selectBackend } from './select-backend';
+export { adapterName } from './select-backend-gpu';
 export type {
   BackendPreference,
   BackendSelection,
+  GpuAdapterDescription,
   SelectBackendOptions,
   SelectedBackendName,
   SkippedBackend,

@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from './errors';
+import { tryWebgl, tryWebgpu, WEBGL_INSTALL, WEBGPU_INSTALL } from './select-backend-gpu';
+import {
+  type Attempt,
+  describeError,
+  loadFailure,
+  type ModuleLoader,
+  runsInNode,
+} from './select-backend-shared';
 import type {
   BackendSelection,
   SelectBackendOptions,
@@ -11,6 +19,7 @@ import { registerWasmTrainingKernels } from './wasm-kernels';
 export type {
   BackendPreference,
   BackendSelection,
+  GpuAdapterDescription,
   SelectBackendOptions,
   SelectedBackendName,
   SkippedBackend,
@@ -21,40 +30,22 @@ const NODE = '@tensorflow/tfjs-node';
 const WASM = '@tensorflow/tfjs-backend-wasm';
 const CPU = '@tensorflow/tfjs-backend-cpu';
 
+/** Every backend, best first: the order `auto` tries them in. */
+const NAMES: readonly SelectedBackendName[] = ['tensorflow', 'webgpu', 'webgl', 'wasm', 'cpu'];
+
 const INSTALL: Record<SelectedBackendName, string> = {
   tensorflow: `npm i ${NODE}@4.22.0 (CPU) or ${NODE_GPU}@4.22.0 (CUDA 11.2 + cuDNN 8.1); see the @ssd/backend README for offline installs`,
+  webgpu: WEBGPU_INSTALL,
+  webgl: WEBGL_INSTALL,
   wasm: `npm i ${WASM}@4.22.0`,
   cpu: `npm i ${CPU}@4.22.0`,
 };
 
 // A variable specifier: bundlers leave it alone instead of resolving the optional
-// (and, for tfjs-node, Node-only) packages at build time.
+// (and, for tfjs-node and Dawn, Node-only) packages at build time.
 const defaultImport = (specifier: string): Promise<unknown> => import(/* @vite-ignore */ specifier);
 
-function isNotInstalled(error: unknown, specifier: string): boolean {
-  const e = error as { code?: string; message?: string } | null;
-  const code = e?.code;
-  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') {
-    return (e?.message ?? '').includes(specifier);
-  }
-  return false;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message.split('\n')[0]! : String(error);
-}
-
-type Attempt =
-  | { ok: true; selection: Omit<BackendSelection, 'skipped'> }
-  | { ok: false; skipped: SkippedBackend[] };
-
-/** tfjs-node needs Node; in a browser (or a worker there) it is not tried. */
-function runsInNode(): boolean {
-  const { process } = globalThis as { process?: { versions?: { node?: unknown } } };
-  return typeof process?.versions?.node === 'string';
-}
-
-async function tryTensorflow(load: (s: string) => Promise<unknown>): Promise<Attempt> {
+async function tryTensorflow(load: ModuleLoader): Promise<Attempt> {
   const skipped: SkippedBackend[] = [];
   if (!runsInNode()) {
     const reason = 'needs Node (TensorFlow C library), not available here';
@@ -71,7 +62,7 @@ async function tryTensorflow(load: (s: string) => Promise<unknown>): Promise<Att
       skipped.push({
         backend: 'tensorflow',
         package: pkg,
-        reason: isNotInstalled(error, pkg) ? 'not installed' : `failed to load: ${describe(error)}`,
+        reason: loadFailure(error, pkg),
       });
       continue;
     }
@@ -111,16 +102,14 @@ async function tryTensorflow(load: (s: string) => Promise<unknown>): Promise<Att
 }
 
 async function tryWasm(
-  load: (s: string) => Promise<unknown>,
+  load: ModuleLoader,
   wasmPaths: SelectBackendOptions['wasmPaths'],
 ): Promise<Attempt> {
   let mod: { setWasmPaths?: (p: string | Record<string, string>) => void };
   try {
     mod = (await load(WASM)) as typeof mod;
   } catch (error) {
-    const reason = isNotInstalled(error, WASM)
-      ? 'not installed'
-      : `failed to load: ${describe(error)}`;
+    const reason = loadFailure(error, WASM);
     return { ok: false, skipped: [{ backend: 'wasm', package: WASM, reason }] };
   }
   if (tf.findBackendFactory('wasm') == null) {
@@ -143,7 +132,7 @@ async function tryWasm(
   try {
     ready = await tf.setBackend('wasm');
   } catch (error) {
-    failure = `backend failed to initialise: ${describe(error)}`;
+    failure = `backend failed to initialise: ${describeError(error)}`;
   }
   if (!ready) {
     return { ok: false, skipped: [{ backend: 'wasm', package: WASM, reason: failure }] };
@@ -160,13 +149,11 @@ async function tryWasm(
   };
 }
 
-async function tryCpu(load: (s: string) => Promise<unknown>): Promise<Attempt> {
+async function tryCpu(load: ModuleLoader): Promise<Attempt> {
   try {
     await load(CPU);
   } catch (error) {
-    const reason = isNotInstalled(error, CPU)
-      ? 'not installed'
-      : `failed to load: ${describe(error)}`;
+    const reason = loadFailure(error, CPU);
     return { ok: false, skipped: [{ backend: 'cpu', package: CPU, reason }] };
   }
   if (tf.findBackendFactory('cpu') == null || !(await tf.setBackend('cpu'))) {
@@ -186,10 +173,14 @@ async function tryCpu(load: (s: string) => Promise<unknown>): Promise<Attempt> {
  * chose and why each better one was not used.
  *
  * `auto` tries `@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node` (never
- * both), then `wasm` with the training kernels of this package, then `cpu`. It
- * never throws because an optional package is absent; a specific `prefer` that
- * cannot be satisfied throws {@link BackendUnavailableError} naming what is
- * missing and how to install it.
+ * both), then `webgpu` on a hardware adapter (in Node through Dawn, the
+ * optional `webgpu` package), then, in a browser, `webgl` on a hardware
+ * renderer, then `wasm` with the training kernels of this package, then `cpu`.
+ * `auto` never takes a software adapter (SwiftShader, llvmpipe): it is listed
+ * in `skipped`; `prefer: 'webgpu'` (or `'webgl'`) takes one anyway, with a
+ * warning. `auto` never throws because an optional package is absent; a
+ * specific `prefer` that cannot be satisfied throws
+ * {@link BackendUnavailableError} naming what is missing and how to install it.
  *
  * @example
  * const { backend, skipped, warnings } = await selectBackend({ prefer: 'auto' });
@@ -197,16 +188,11 @@ async function tryCpu(load: (s: string) => Promise<unknown>): Promise<Attempt> {
 export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendSelection> {
   const prefer = options.prefer ?? 'auto';
   const load = options.importModule ?? defaultImport;
-  const order: SelectedBackendName[] =
-    prefer === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : validated(prefer);
+  const auto = prefer === 'auto';
+  const order = auto ? NAMES : validated(prefer);
   const skipped: SkippedBackend[] = [];
   for (const name of order) {
-    const attempt =
-      name === 'tensorflow'
-        ? await tryTensorflow(load)
-        : name === 'wasm'
-          ? await tryWasm(load, options.wasmPaths)
-          : await tryCpu(load);
+    const attempt = await attemptBackend(name, load, auto, options.wasmPaths);
     if (attempt.ok) return { ...attempt.selection, skipped };
     skipped.push(...attempt.skipped);
   }
@@ -217,9 +203,29 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   );
 }
 
+function attemptBackend(
+  name: SelectedBackendName,
+  load: ModuleLoader,
+  auto: boolean,
+  wasmPaths: SelectBackendOptions['wasmPaths'],
+): Promise<Attempt> {
+  switch (name) {
+    case 'tensorflow':
+      return tryTensorflow(load);
+    case 'webgpu':
+      return tryWebgpu(load, auto);
+    case 'webgl':
+      return tryWebgl(load, auto);
+    case 'wasm':
+      return tryWasm(load, wasmPaths);
+    case 'cpu':
+      return tryCpu(load);
+  }
+}
+
 function validated(prefer: string): SelectedBackendName[] {
-  if (prefer === 'tensorflow' || prefer === 'wasm' || prefer === 'cpu') return [prefer];
+  if ((NAMES as readonly string[]).includes(prefer)) return [prefer as SelectedBackendName];
   throw new TypeError(
-    `selectBackend: prefer must be 'auto', 'tensorflow', 'wasm' or 'cpu', got ${JSON.stringify(prefer)}`,
+    `selectBackend: prefer must be 'auto', ${NAMES.map((n) => `'${n}'`).join(', ')}; got ${JSON.stringify(prefer)}`,
   );
 }
