@@ -1,5 +1,4 @@
-import { selectBackend } from '@ssd/backend';
-import * as tf from '@tensorflow/tfjs-core';
+import { adapterName, selectBackend } from '@ssd/backend';
 
 /** The backends the page offers, fastest first. */
 export const WEB_BACKENDS = ['webgpu', 'webgl', 'wasm', 'cpu'] as const;
@@ -33,49 +32,30 @@ export function isWebBackend(name: string | null): name is WebBackend {
   return (WEB_BACKENDS as readonly string[]).includes(name ?? '');
 }
 
-/** What the page runs on: the tfjs backend and, on webgpu, the adapter. */
+/** What the page runs on: the tfjs backend and the device behind it. */
 export interface ActiveBackend {
   readonly backend: WebBackend;
-  /** e.g. `google swiftshader (fallback adapter)` on webgpu, the GL renderer on webgl. */
-  readonly detail: string;
+  /** The webgpu adapter or webgl renderer (`google swiftshader, software`), else `cpu`. */
+  readonly device: string;
+  /** `selectBackend`'s warnings, e.g. a software adapter. */
+  readonly warnings: readonly string[];
 }
 
 /**
  * Makes `prefer` the active tfjs backend through `@ssd/backend`'s `selectBackend`
- * (wasm binaries served from `<page>/wasm/`). Throws its `BackendUnavailableError`
- * when the browser cannot run it.
+ * (wasm binaries served from `<page>/wasm/`); `auto` takes webgpu or webgl on a
+ * hardware GPU, else wasm. Throws its `BackendUnavailableError` when the browser
+ * cannot run the one asked for.
  */
-export async function startBackend(prefer: WebBackend): Promise<ActiveBackend> {
+export async function startBackend(prefer: WebBackend | 'auto'): Promise<ActiveBackend> {
   const selection = await selectBackend({
-    prefer: prefer as Parameters<typeof selectBackend>[0] extends infer O ? (O extends { prefer?: infer P } ? P : never) : never,
+    prefer,
     importModule,
     wasmPaths: new URL('wasm/', document.baseURI).href,
   });
-  return { backend: selection.backend as WebBackend, detail: describeDevice(selection) };
-}
-
-function describeDevice(selection: Awaited<ReturnType<typeof selectBackend>>): string {
-  const adapter = (selection as { adapter?: AdapterInfo }).adapter;
-  if (adapter) return describeAdapter(adapter);
-  if (selection.backend === ('webgl' as string)) return webglRenderer();
-  return selection.device;
-}
-
-interface AdapterInfo {
-  vendor?: string;
-  architecture?: string;
-  description?: string;
-  isFallbackAdapter?: boolean;
-}
-
-export function describeAdapter(info: AdapterInfo): string {
-  const name = [info.vendor, info.architecture, info.description].filter(Boolean).join(' ');
-  return `${name || 'unknown adapter'}${info.isFallbackAdapter ? ' (fallback adapter)' : ''}`;
-}
-
-function webglRenderer(): string {
-  const gl = (tf.backend() as { gpgpu?: { gl?: WebGL2RenderingContext } }).gpgpu?.gl;
-  if (!gl) return 'gpu';
-  const info = gl.getExtension('WEBGL_debug_renderer_info');
-  return String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  return {
+    backend: selection.backend as WebBackend,
+    device: selection.adapter ? adapterName(selection.adapter) : selection.device,
+    warnings: selection.warnings,
+  };
 }

@@ -13,7 +13,7 @@ export interface SsdApp {
   ready: Promise<void>;
   /** The tfjs backend in use (set once `ready` resolves). */
   backend: string;
-  /** The webgpu adapter, the WebGL renderer, or the CPU. */
+  /** The webgpu adapter or the WebGL renderer (`google swiftshader, software`), else `cpu`. */
   device: string;
   /** Detections of an image URL, in its pixels, as `@ssd/detect` gives them (and drawn). */
   detect(imageUrl: string, options?: DetectOptions): Promise<Detection[]>;
@@ -60,10 +60,10 @@ function showFromHash(): void {
 async function start(app: SsdApp, detectPage: DetectPage): Promise<void> {
   const params = new URLSearchParams(location.search);
   const requested = params.get('backend');
-  const prefer: WebBackend = isWebBackend(requested) ? requested : 'wasm';
+  const prefer: WebBackend | 'auto' = isWebBackend(requested) ? requested : 'auto';
   const picker = document.getElementById('backend-picker') as HTMLSelectElement;
   const status = document.getElementById('backend-status')!;
-  picker.value = prefer;
+  picker.value = prefer === 'auto' ? 'wasm' : prefer;
   picker.onchange = () => {
     // Tensors live on one backend: switching reloads the page on the new one.
     params.set('backend', picker.value);
@@ -72,8 +72,10 @@ async function start(app: SsdApp, detectPage: DetectPage): Promise<void> {
   try {
     const active = await startBackend(prefer);
     app.backend = active.backend;
-    app.device = active.detail;
-    status.textContent = `in use: ${active.backend} — ${active.detail}`;
+    app.device = active.device;
+    picker.value = active.backend;
+    status.textContent = `in use: ${active.backend} (${active.device})`;
+    status.title = active.warnings.join('\n');
   } catch (error) {
     status.textContent = `${prefer} unavailable: ${(error as Error).message.split('\n')[0]}`;
     throw error;
