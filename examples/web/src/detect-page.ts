@@ -21,6 +21,8 @@ export class DetectPage {
   private detector: SsdDetector | null = null;
   private image: RgbImage | null = null;
   private detections: Detection[] = [];
+  /** Stage times of the last detection. */
+  lastTimes: StageTimes | null = null;
   private sampleIndex = 0;
   private webcam: MediaStream | null = null;
   private readonly canvas = $<HTMLCanvasElement>('detect-canvas');
@@ -125,6 +127,7 @@ export class DetectPage {
     }
     const { detections, times } = await detectWithTimes(this.detector, image, options);
     this.detections = detections;
+    this.lastTimes = times;
     this.showTimes(times);
     this.redraw();
     return detections;

@@ -2,6 +2,7 @@ import type { Detection, DetectOptions } from '@ssd/detect';
 import * as tf from '@tensorflow/tfjs-core';
 import { isWebBackend, startBackend, type WebBackend } from './backend';
 import { DetectPage } from './detect-page';
+import type { StageTimes } from './detection-run';
 import { TrainPage } from './train-page';
 
 /**
@@ -17,6 +18,8 @@ export interface SsdApp {
   device: string;
   /** Detections of an image URL, in its pixels, as `@ssd/detect` gives them (and drawn). */
   detect(imageUrl: string, options?: DetectOptions): Promise<Detection[]>;
+  /** Milliseconds per stage of the last detection (preprocess, forward, postprocess). */
+  lastTimes(): StageTimes | null;
   /** Trains `steps` more steps of the Train page's run; the total loss of each. */
   train(options: { steps: number }): Promise<number[]>;
   /** VOC07 mAP@0.5 of the trained model on the held-out images (and drawn). */
@@ -98,6 +101,7 @@ function main(): void {
     backend: '',
     device: '',
     detect: (imageUrl, options) => detectPage.openImage(imageUrl, options),
+    lastTimes: () => detectPage.lastTimes,
     train: async ({ steps }) => (await trainPage.train(steps)).map((l) => l.total),
     evaluate: () => trainPage.evaluate(),
     exportModel: async () => {
