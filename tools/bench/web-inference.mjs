@@ -14,6 +14,7 @@
 //
 // WebGPU and WebGL run on SwiftShader here (a CPU emulation of a GPU, `software` in
 // the adapter name): their figures are relative only, and say nothing of a real GPU.
+/* global window -- page.evaluate callbacks run in the browser */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -73,13 +74,18 @@ await sharp(Buffer.from(image.image), {
   .toFile(path.join(work, 'image.png'));
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const server = await serveStatic(SITE_DIR, { '/bench-model': path.resolve(modelDir), '/bench': work });
+const server = await serveStatic(SITE_DIR, {
+  '/bench-model': path.resolve(modelDir),
+  '/bench': work,
+});
 const browser = await launchChromium();
 console.log(
   `Chromium ${browser.version()}, model ${option('--model', 'shapes preset (width 1/8, 128 px), fresh weights')}, ` +
     `image ${image.width}×${image.height}, median of ${reps} after 2 warm-ups (ms)`,
 );
-console.log('backend  device                              preprocess  forward  post-process  total');
+console.log(
+  'backend  device                              preprocess  forward  post-process  total',
+);
 try {
   for (const backend of backends) {
     const { page } = await openApp(browser, server.url, {

@@ -1,4 +1,5 @@
 // @ts-check
+/* global window, URLSearchParams -- page.evaluate callbacks run in the browser */
 // Serves the built site on 127.0.0.1 and drives Debian's Chromium with playwright-core:
 // shared by the browser tests (examples/web/test) and tools/bench/web-inference.mjs.
 import { existsSync } from 'node:fs';
@@ -113,7 +114,9 @@ export async function launchChromium() {
  * @param {{ backend: string, model?: string, hash?: string, viewport?: { width: number, height: number } }} options
  */
 export async function openApp(browser, siteUrl, options) {
-  const page = await browser.newPage({ viewport: options.viewport ?? { width: 1200, height: 800 } });
+  const page = await browser.newPage({
+    viewport: options.viewport ?? { width: 1200, height: 800 },
+  });
   /** @type {string[]} */
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));

@@ -163,8 +163,7 @@ export class DetectPage {
     try {
       this.webcam = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
     } catch (error) {
-      $<HTMLParagraphElement>('detect-summary').textContent =
-        `webcam: ${(error as Error).message}`;
+      $<HTMLParagraphElement>('detect-summary').textContent = `webcam: ${(error as Error).message}`;
       return;
     }
     video.srcObject = this.webcam;

@@ -27,12 +27,22 @@ export function drawLossChart(canvas: HTMLCanvasElement, losses: readonly StepLo
   const lastStep = losses[losses.length - 1]!.step;
   const firstStep = losses[0]!.step;
   const x = (step: number): number =>
-    pad.left + ((step - firstStep) / Math.max(lastStep - firstStep, 1)) * (width - pad.left - pad.right);
+    pad.left +
+    ((step - firstStep) / Math.max(lastStep - firstStep, 1)) * (width - pad.left - pad.right);
   const y = (v: number): number =>
     pad.top + (1 - (Math.log10(v) - yMin) / span) * (height - pad.top - pad.bottom);
   context.strokeStyle = '#ccd';
-  context.strokeRect(pad.left, pad.top, width - pad.left - pad.right, height - pad.top - pad.bottom);
-  context.fillText(`${10 ** yMax < 10 ? (10 ** yMax).toFixed(2) : (10 ** yMax).toFixed(1)}`, 4, pad.top + 4);
+  context.strokeRect(
+    pad.left,
+    pad.top,
+    width - pad.left - pad.right,
+    height - pad.top - pad.bottom,
+  );
+  context.fillText(
+    `${10 ** yMax < 10 ? (10 ** yMax).toFixed(2) : (10 ** yMax).toFixed(1)}`,
+    4,
+    pad.top + 4,
+  );
   context.fillText(`${(10 ** yMin).toFixed(2)}`, 4, height - pad.bottom);
   context.fillText(`step ${firstStep}`, pad.left, height - 8);
   context.fillText(`step ${lastStep}`, width - pad.right - 60, height - 8);

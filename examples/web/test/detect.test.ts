@@ -6,12 +6,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SITE_DIR, launchChromium, openApp, serveStatic } from '../harness/browser.mjs';
 import { describeInBrowser } from './browser-setup';
-import {
-  FIXTURE_SCORE_THRESHOLD,
-  makeFixtures,
-  readRgb,
-  unmatchedDetections,
-} from './fixture';
+import { FIXTURE_SCORE_THRESHOLD, makeFixtures, readRgb, unmatchedDetections } from './fixture';
 
 const OUTPUT = path.resolve(import.meta.dirname, '../test-output');
 const TOLERANCE = { boxPixels: 0.5, score: 1e-3, scoreThreshold: FIXTURE_SCORE_THRESHOLD };
@@ -98,8 +93,8 @@ describeInBrowser('the Detect page in Chromium', () => {
           model: '/real-model/model.json',
         });
         try {
-          const actual = await page.evaluate(
-            () => window.ssdApp.detect('/fixture/image.png', { scoreThreshold: 0.3 }),
+          const actual = await page.evaluate(() =>
+            window.ssdApp.detect('/fixture/image.png', { scoreThreshold: 0.3 }),
           );
           expect(
             unmatchedDetections(reference, actual, { ...TOLERANCE, scoreThreshold: 0.3 }),

@@ -114,8 +114,7 @@ export function unmatchedDetections(
     if (j >= 0) used.add(j);
     else missing.push(e);
   }
-  const edge = (d: Detection): boolean =>
-    d.score < tolerance.scoreThreshold + tolerance.score;
+  const edge = (d: Detection): boolean => d.score < tolerance.scoreThreshold + tolerance.score;
   return {
     missing: missing.filter((d) => !edge(d)),
     extra: actual.filter((d, i) => !used.has(i) && !edge(d)),
