@@ -9,6 +9,8 @@ import { describeInBrowser } from './browser-setup';
 import { FIXTURE_SCORE_THRESHOLD, makeFixtures, readRgb, unmatchedDetections } from './fixture';
 
 const OUTPUT = path.resolve(import.meta.dirname, '../test-output');
+/** Where a trained model's detections are compared: low enough for several per image. */
+const REAL_THRESHOLD = 0.1;
 const TOLERANCE = { boxPixels: 0.5, score: 1e-3, scoreThreshold: FIXTURE_SCORE_THRESHOLD };
 
 /** Node's detections (`@ssd/detect/node`, cpu backend) of `image` with the model in `dir`. */
@@ -86,20 +88,31 @@ describeInBrowser('the Detect page in Chromium', () => {
   it.runIf(Boolean(process.env.SSD_WEB_MODEL))(
     'detects with the SSD_WEB_MODEL model as Node does, on webgpu, webgl and wasm',
     async () => {
-      const reference = await nodeDetections(process.env.SSD_WEB_MODEL!, fixtures.image, 0.3);
+      const reference = await nodeDetections(
+        process.env.SSD_WEB_MODEL!,
+        fixtures.shapes,
+        REAL_THRESHOLD,
+      );
+      expect(reference.length).toBeGreaterThanOrEqual(3);
       for (const backend of ['webgpu', 'webgl', 'wasm']) {
         const { page } = await openApp(browser, server.url, {
           backend,
           model: '/real-model/model.json',
         });
         try {
-          const actual = await page.evaluate(() =>
-            window.ssdApp.detect('/fixture/image.png', { scoreThreshold: 0.3 }),
+          const actual = await page.evaluate(
+            (threshold) =>
+              window.ssdApp.detect('/fixture/shapes.png', { scoreThreshold: threshold }),
+            REAL_THRESHOLD,
           );
           expect(
-            unmatchedDetections(reference, actual, { ...TOLERANCE, scoreThreshold: 0.3 }),
+            unmatchedDetections(reference, actual, {
+              ...TOLERANCE,
+              scoreThreshold: REAL_THRESHOLD,
+            }),
             backend,
           ).toEqual({ missing: [], extra: [] });
+          await page.screenshot({ path: path.join(OUTPUT, `detect-real-model-${backend}.png`) });
         } finally {
           await page.close();
         }

@@ -64,19 +64,49 @@ export async function makeFixtureModel(dir: string): Promise<string> {
 export async function makeFixtureImage(dir: string): Promise<string> {
   const image = renderShapesImage(3, 0, { width: 200, height: 150 });
   const file = path.join(dir, 'image.png');
+  await writePng(image, file);
+  return file;
+}
+
+/**
+ * The first generated shapes image (seed 1, `npm start`'s sizes) with at least four
+ * objects, as `shapes.png`: what a trained shapes model is compared on.
+ */
+export async function makeShapesImage(dir: string): Promise<string> {
+  let index = 0;
+  while (renderShapesImage(1, index).objects.length < 4) index++;
+  const image = renderShapesImage(1, index);
+  const file = path.join(dir, 'shapes.png');
+  await writePng(image, file);
+  return file;
+}
+
+async function writePng(
+  image: { image: Uint8Array; width: number; height: number },
+  file: string,
+): Promise<void> {
   await sharp(Buffer.from(image.image), {
     raw: { width: image.width, height: image.height, channels: 3 },
   })
     .png()
     .toFile(file);
-  return file;
 }
 
-/** A fresh folder holding `model/` and `image.png`. */
-export async function makeFixtures(): Promise<{ dir: string; model: string; image: string }> {
+/** A fresh folder holding `model/`, `image.png` and `shapes.png`. */
+export async function makeFixtures(): Promise<{
+  dir: string;
+  model: string;
+  image: string;
+  shapes: string;
+}> {
   const dir = await mkdtemp(path.join(tmpdir(), 'ssd-web-'));
   await mkdir(dir, { recursive: true });
-  return { dir, model: await makeFixtureModel(dir), image: await makeFixtureImage(dir) };
+  return {
+    dir,
+    model: await makeFixtureModel(dir),
+    image: await makeFixtureImage(dir),
+    shapes: await makeShapesImage(dir),
+  };
 }
 
 /** An image file decoded by sharp, as `@ssd/detect`'s `RgbImage`. */
