@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { BackendUnavailableError, selectBackend } from '@ssd/backend';
+import { BackendUnavailableError, adapterName, selectBackend } from '@ssd/backend';
 import type { BackendPreference } from './config';
 import { UsageError } from './flags';
 
@@ -43,8 +43,10 @@ export function patchWasmOneHot(): void {
 }
 
 export interface BackendChoice {
-  /** The tfjs backend now active: `tensorflow`, `wasm` or `cpu`. */
+  /** The tfjs backend now active: `tensorflow`, `webgpu`, `wasm` or `cpu`. */
   readonly name: string;
+  /** webgpu's adapter, e.g. `nvidia ampere` or `google swiftshader, software`. */
+  readonly adapter?: string;
   /** Where the math runs (tfjs-node without CUDA is `cpu`). */
   readonly device: 'gpu' | 'cpu';
   /** Data-parallel worker threads the trainer will use (1 = in this thread). */
@@ -55,9 +57,10 @@ export interface BackendChoice {
 
 /**
  * Picks and activates the backend with `@ssd/backend`'s `selectBackend`
- * (`auto`: tfjs-node-gpu, tfjs-node, wasm with training kernels, cpu). Workers
- * default to the CPU cores on wasm/cpu (each worker runs its own
- * single-threaded wasm), 1 on tensorflow.
+ * (`auto`: tfjs-node-gpu, tfjs-node, webgpu on a hardware adapter, wasm with
+ * training kernels, cpu). Workers default to the CPU cores on wasm/cpu (each
+ * worker runs its own single-threaded wasm); tensorflow and webgpu train in
+ * this thread.
  */
 export async function chooseBackend(
   prefer: BackendPreference,
@@ -76,8 +79,9 @@ export async function chooseBackend(
   if (selection.backend === 'wasm') patchWasmOneHot();
   for (const w of selection.warnings) log(`warning: ${w}`);
   const skipped = selection.skipped.map((s) => `${s.package}: ${s.reason}`);
+  const adapter = selection.adapter && adapterName(selection.adapter);
   const reason = [
-    `${selection.package} on the ${selection.device}`,
+    `${selection.package} on the ${selection.device}${adapter ? ` (${adapter})` : ''}`,
     ...(selection.trainingKernels.length > 0
       ? [`training kernels ${selection.trainingKernels.join(', ')}`]
       : []),
@@ -86,7 +90,10 @@ export async function chooseBackend(
   return {
     name: selection.backend,
     device: selection.device,
-    workers: selection.backend === 'tensorflow' ? 1 : (workers ?? cores),
+    // One device per process: the GPU backends train in the main thread.
+    workers:
+      selection.backend === 'tensorflow' || selection.backend === 'webgpu' ? 1 : (workers ?? cores),
+    ...(adapter && { adapter }),
     reason,
   };
 }

@@ -10,7 +10,7 @@ export { RECIPES, SHAPES_RECIPE, SSD300_RECIPE, SSD512_RECIPE } from './recipes'
 export type { Recipe } from './recipes';
 
 export type PresetName = 'ssd300' | 'ssd512' | 'shapes';
-export type BackendPreference = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendPreference = 'auto' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 /** Everything that defines a training run; stored in every checkpoint so `--resume` is exact. */
 export interface RunConfig {

@@ -46,7 +46,7 @@ describe('parseCommandLine', () => {
     );
     expect(() => parseCommandLine(['train', '--batch-size', '2.5'])).toThrow(/--batch-size/);
     expect(() => parseCommandLine(['train', '--backend', 'gpu'])).toThrow(
-      /--backend: expected one of auto, tensorflow, wasm, cpu/,
+      /--backend: expected one of auto, tensorflow, webgpu, wasm, cpu/,
     );
     expect(() => parseCommandLine(['train', '--bogus', '1'])).toThrow(UsageError);
     expect(() => parseCommandLine(['fly'])).toThrow(/unknown command 'fly'/);

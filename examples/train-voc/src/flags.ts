@@ -149,9 +149,9 @@ export const FLAGS: readonly FlagSpec[] = [
     name: 'backend',
     kind: 'string',
     commands: ALL,
-    choices: ['auto', 'tensorflow', 'wasm', 'cpu'],
+    choices: ['auto', 'tensorflow', 'webgpu', 'wasm', 'cpu'],
     defaultText: 'auto',
-    help: 'auto: tfjs-node-gpu, then tfjs-node, then wasm (with training kernels), then cpu.',
+    help: 'auto: tfjs-node-gpu, then tfjs-node, then webgpu on a hardware GPU (any Vulkan/Metal/D3D12 driver, no CUDA), then wasm (with training kernels), then cpu. webgpu takes a software adapter (SwiftShader) too.',
   },
   {
     name: 'workers',

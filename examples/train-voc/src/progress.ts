@@ -106,6 +106,6 @@ export function slowRunWarning(o: {
       : '--preset shapes (the small network that trains on a CPU), or fewer --iterations';
   return (
     `warning: at this speed the run needs about ${formatDuration(o.etaSeconds)} more on the CPU (${o.backend}). ` +
-    `For a CPU, try ${smaller}; for this recipe, a GPU (--backend tensorflow with @tensorflow/tfjs-node-gpu and CUDA).`
+    `For a CPU, try ${smaller}; for this recipe, a GPU (--backend webgpu with a Vulkan/Metal/D3D12 driver, or --backend tensorflow with @tensorflow/tfjs-node-gpu and CUDA 11.2).`
   );
 }

@@ -82,7 +82,8 @@ function scheduleOf(c: RunConfig): LrSchedule {
 }
 
 function describeBackend(choice: BackendChoice): string {
-  return `${choice.name}${choice.workers > 1 ? ` × ${choice.workers} workers` : ''}`;
+  const adapter = choice.adapter ? ` (${choice.adapter})` : '';
+  return `${choice.name}${adapter}${choice.workers > 1 ? ` × ${choice.workers} workers` : ''}`;
 }
 
 /**

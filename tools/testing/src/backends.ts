@@ -1,3 +1,5 @@
+import { webgpuForTests } from './webgpu';
+
 /**
  * Backends a test run may select with `SSD_TEST_BACKEND`, each with the
  * import that registers it. `cpu` is registered by the setup file itself.
@@ -8,6 +10,11 @@
  */
 export const registeredTestBackends: Record<string, (() => Promise<unknown>) | undefined> = {
   cpu: async () => undefined,
+  // Dawn + a Vulkan/Metal/D3D12 driver (in CI SwiftShader via VK_ICD_FILENAMES).
+  webgpu: async () => {
+    const webgpu = await webgpuForTests();
+    if (!webgpu.available) throw new Error(`SSD_TEST_BACKEND=webgpu: ${webgpu.reason}`);
+  },
   wasm: async () => {
     await import('@tensorflow/tfjs-backend-wasm');
     try {
@@ -30,4 +37,8 @@ export const registeredTestBackends: Record<string, (() => Promise<unknown>) | u
  * saved inputs are cloned and wasm's Identity copies. Suites still check leaks
  * with `tf.memory()` (`expectNoTensorLeak`).
  */
-export const kernelLeakCheckReliable: Record<string, boolean> = { cpu: true, wasm: false };
+export const kernelLeakCheckReliable: Record<string, boolean> = {
+  cpu: true,
+  wasm: false,
+  webgpu: false,
+};

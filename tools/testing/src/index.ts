@@ -61,3 +61,5 @@ export async function collectAsync<T>(iterable: AsyncIterable<T>): Promise<T[]> 
   for await (const x of iterable) out.push(x);
   return out;
 }
+export { describeOnWebgpu, onBackend, webgpuForTests } from './webgpu';
+export type { WebgpuForTests } from './webgpu';

@@ -1,6 +1,6 @@
 /**
  * Vitest setup for tensor suites: registers the backend named by
- * `SSD_TEST_BACKEND` (default `cpu`; also `wasm`) before any test runs, so the
+ * `SSD_TEST_BACKEND` (default `cpu`; also `wasm`, `webgpu`) before any test runs, so the
  * same suite can be run on every backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
