@@ -40,6 +40,8 @@ export interface RunConfig {
   readonly weights: string | null;
   readonly backend: BackendPreference;
   readonly workers: number | null;
+  /** `--cache` (absent in runs saved before it existed: `auto`). */
+  readonly cache?: ImageCache;
   readonly optimizer: OptimizerKind;
   readonly lr: number;
   readonly momentum: number;
@@ -129,6 +131,7 @@ export function resolveTrainConfig(flags: ParsedFlags, now = new Date()): RunCon
     weights: typeof flags.weights === 'string' ? path.resolve(flags.weights) : null,
     backend: get('backend', 'auto'),
     workers: (flags.workers as number | undefined) ?? null,
+    cache: parseImageCache(get('cache', 'auto')),
     optimizer: get('optimizer', r.optimizer),
     lr: get('lr', r.lr),
     momentum: get('momentum', r.momentum),
@@ -150,6 +153,22 @@ export function resolveTrainConfig(flags: ParsedFlags, now = new Date()): RunCon
   };
   validateConfig(config);
   return config;
+}
+
+/**
+ * How the training images are cached between epochs: `auto` (full size when the
+ * decoded set fits {@link AUTO_CACHE_BYTES}, else not at all), `full`, `off`, or a
+ * number: kept downscaled to at most that many pixels a side.
+ */
+export type ImageCache = 'auto' | 'full' | 'off' | number;
+
+function parseImageCache(raw: string | number): ImageCache {
+  if (raw === 'auto' || raw === 'full' || raw === 'off') return raw;
+  const n = Number(raw);
+  if (String(raw).trim() !== '' && Number.isInteger(n) && n > 0) return n;
+  throw new UsageError(
+    `--cache: expected auto, full, off or a positive integer (pixels a side), got '${raw}'`,
+  );
 }
 
 export function validateConfig(c: RunConfig): void {

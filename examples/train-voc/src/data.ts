@@ -4,7 +4,7 @@ import { SHAPES_CLASSES, SHAPES_GENERATOR_VERSION, SHAPES_YEAR } from '@ssd/make
 import { makeShapesVoc } from '@ssd/make-shapes-voc/node';
 import { DatasetLayoutError, VOC_CLASSES } from '@ssd/voc';
 import { openVocDataset, type VocDataset, type VocSet } from '@ssd/voc/node';
-import { isVocFolder, parseSplit } from './config';
+import { isVocFolder, parseSplit, type ImageCache } from './config';
 import { UsageError } from './flags';
 
 /** Where `npm start` keeps the generated data set (relative to the working directory). */
@@ -126,3 +126,44 @@ export async function openSplits(
 }
 
 export { SHAPES_YEAR };
+
+/** `--cache auto` keeps the decoded training images when they take at most this (512 MiB). */
+export const AUTO_CACHE_BYTES = 512 * 2 ** 20;
+
+/**
+ * The loader's cache options for `--cache`, and a line that says what they cost. The
+ * decoded size comes from the annotations (`width × height × 3` bytes an image), so
+ * nothing is decoded to decide. `auto`, `full` and `off` train on the same pixels;
+ * a number downscales the cached images (other pixels).
+ */
+export function imageCachePlan(
+  trainSet: { readonly size: number; annotation(index: number): { width: number; height: number } },
+  cache: ImageCache,
+): { cache: boolean; cacheMaxSide?: number; note: string } {
+  let full = 0;
+  let bounded = 0;
+  const maxSide = typeof cache === 'number' ? cache : Infinity;
+  for (let i = 0; i < trainSet.size; i++) {
+    const { width, height } = trainSet.annotation(i);
+    full += width * height * 3;
+    const s = Math.min(1, maxSide / Math.max(width, height));
+    bounded += Math.round(width * s) * Math.round(height * s) * 3;
+  }
+  const mib = (bytes: number): string => `${Math.round(bytes / 2 ** 20)} MiB`;
+  if (typeof cache === 'number') {
+    return {
+      cache: true,
+      cacheMaxSide: cache,
+      note: `Image cache: downscaled to ≤ ${cache} px a side, ~${mib(bounded)} (full size: ${mib(full)}).`,
+    };
+  }
+  const keep = cache === 'full' || (cache === 'auto' && full <= AUTO_CACHE_BYTES);
+  const how =
+    cache === 'auto' ? ` (--cache auto: ${keep ? '≤' : '>'} ${mib(AUTO_CACHE_BYTES)})` : '';
+  return keep
+    ? { cache: true, note: `Image cache: full size, ~${mib(full)}${how}.` }
+    : {
+        cache: false,
+        note: `Image cache: off, images decoded at every use${how}; full size would take ${mib(full)}.`,
+      };
+}

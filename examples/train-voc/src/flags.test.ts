@@ -212,6 +212,20 @@ describe('resolveTrainConfig', () => {
     expect(cosine('--iterations', '31', '--warmup', '30').lrSchedule).toBe('cosine');
   });
 
+  it('--cache: auto by default, full, off or a bound in pixels; anything else named', () => {
+    const cache = (...extra: string[]) =>
+      resolveTrainConfig(parseCommandLine(['train', ...extra]).flags).cache;
+    expect(cache()).toBe('auto');
+    expect(cache('--cache', 'full')).toBe('full');
+    expect(cache('--cache', 'off')).toBe('off');
+    expect(cache('--cache', '160')).toBe(160);
+    for (const bad of ['0', '1.5', 'big', '']) {
+      expect(() => cache('--cache', bad)).toThrow(
+        `--cache: expected auto, full, off or a positive integer (pixels a side), got '${bad}'`,
+      );
+    }
+  });
+
   it('parses split names', () => {
     expect(parseSplit('2007-trainval')).toEqual({ year: '2007', split: 'trainval' });
     expect(() => parseSplit('2007')).toThrow(/expected <year>-<split>/);

@@ -162,6 +162,13 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Data-parallel worker threads (wasm/cpu backends): each computes gradients on a slice of the batch.',
   },
   {
+    name: 'cache',
+    kind: 'string',
+    commands: TRAIN,
+    defaultText: 'auto',
+    help: 'Decoded training images kept in memory between epochs: auto (full size when they fit in 512 MiB, else none: the same training either way), full, off, or N (kept downscaled to at most N px a side: far less memory and no decoding after the first epoch, but training sees other pixels).',
+  },
+  {
     name: 'optimizer',
     kind: 'string',
     commands: TRAIN,

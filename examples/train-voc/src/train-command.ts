@@ -17,6 +17,7 @@ import {
   checkDataFolder,
   classesFor,
   ensureShapesDataset,
+  imageCachePlan,
   openSplits,
   readClassNames,
 } from './data';
@@ -194,13 +195,16 @@ function trainingLoader(
   config: RunConfig,
   net: Network,
   numClasses: number,
+  log: Log,
 ): Loader<HostBatch> {
+  const { note, ...cache } = imageCachePlan(trainSet, config.cache ?? 'auto');
+  log(note);
   const loader = createLoader(trainSet, {
     batchSize: config.batchSize,
     seed: config.seed,
     shuffle: true,
     dropLast: true,
-    cache: trainSet.size <= 5000,
+    ...cache,
     concurrency: 2,
     prefetch: 3,
     output: 'arrays',
@@ -414,7 +418,7 @@ async function train(
   );
 
   const schedule = scheduleOf(config);
-  const loader = trainingLoader(trainSet, config, net, classes.length + 1);
+  const loader = trainingLoader(trainSet, config, net, classes.length + 1, log);
   made.top = await makeOutFolder(out);
   made.out = out;
   if (!resumeFrom) await startRunFiles(config, metricsFile);

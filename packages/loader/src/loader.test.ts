@@ -17,13 +17,20 @@ function fakeSource(
     sizes,
   }: { delayMs?: number; fail?: number; sizes?: (i: number) => [number, number] } = {},
 ) {
-  const stats = { started: 0, inFlight: 0, maxInFlight: 0, loads: [] as number[] };
+  const stats = {
+    started: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    loads: [] as number[],
+    maxSides: [] as (number | undefined)[],
+  };
   const source: LoaderSource = {
     size: n,
     id: (i) => `img${i}`,
-    async load(i): Promise<LoaderSample> {
+    async load(i, options): Promise<LoaderSample> {
       stats.started++;
       stats.loads.push(i);
+      stats.maxSides.push(options?.maxSide);
       stats.inFlight++;
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
       await new Promise((r) => setTimeout(r, delayMs));
@@ -325,6 +332,45 @@ describe('createLoader', () => {
     await collectAsync(loader);
     await collectAsync(loader);
     expect(stats.started).toBe(6);
+  });
+
+  it('cacheMaxSide: asks the source for downscaled images, caches them, checks the source did it', async () => {
+    const { source, stats } = fakeSource(4);
+    const sizes: number[][] = [];
+    const small = createLoader(source, {
+      batchSize: 2,
+      encodeTargets: encode,
+      cache: true,
+      cacheMaxSide: 8,
+      shuffle: false,
+      output: 'arrays',
+      augment: (sample) => {
+        sizes.push([sample.width, sample.height]);
+        return { ...sample, boxes: new Float32Array(sample.boxes.length) };
+      },
+    });
+    await collectAsync(small);
+    await collectAsync(small);
+    expect(stats.started).toBe(4);
+    expect(stats.maxSides).toEqual([8, 8, 8, 8]);
+    expect(sizes).toHaveLength(8);
+    // A source that ignores maxSide (8×6 images, bound 5) is named, not cached silently.
+    const ignoring = createLoader(fakeSource(2).source, {
+      batchSize: 2,
+      encodeTargets: encode,
+      cache: true,
+      cacheMaxSide: 5,
+      output: 'arrays',
+    });
+    await expect(collectAsync(ignoring)).rejects.toThrow(
+      /sample img\d: 8×6 exceeds cacheMaxSide 5; the source must downscale/,
+    );
+    expect(() =>
+      createLoader(source, { batchSize: 2, encodeTargets: encode, cacheMaxSide: 8 }),
+    ).toThrow(new LoaderError('cacheMaxSide applies to the cache: set cache: true'));
+    expect(() =>
+      createLoader(source, { batchSize: 2, encodeTargets: encode, cache: true, cacheMaxSide: 0 }),
+    ).toThrow(LoaderError);
   });
 
   it('a failing sample rejects at its batch; earlier batches arrive', async () => {

@@ -75,10 +75,15 @@ export function createLoader(
     dropLast = false,
     output = 'tensors',
     cache = false,
+    cacheMaxSide,
   } = options;
   checkPositiveInteger('batchSize', batchSize);
   checkPositiveInteger('prefetch', prefetch);
   checkPositiveInteger('concurrency', concurrency);
+  if (cacheMaxSide !== undefined) {
+    checkPositiveInteger('cacheMaxSide', cacheMaxSide);
+    if (!cache) throw new LoaderError('cacheMaxSide applies to the cache: set cache: true');
+  }
   if (typeof encodeTargets !== 'function') {
     throw new LoaderError(
       'encodeTargets must be a function (boxes, labels) => { locTargets, labels }',
@@ -129,7 +134,17 @@ export function createLoader(
   async function prepare({ epoch, index }: Draw): Promise<EncodedSample> {
     let sample = cache ? decoded.get(index) : undefined;
     if (!sample) {
-      sample = await source.load(index);
+      if (cacheMaxSide === undefined) {
+        sample = await source.load(index);
+      } else {
+        sample = await source.load(index, { maxSide: cacheMaxSide });
+        if (Math.max(sample.width, sample.height) > cacheMaxSide) {
+          throw new LoaderError(
+            `sample ${sample.id}: ${sample.width}×${sample.height} exceeds cacheMaxSide ${cacheMaxSide}; ` +
+              'the source must downscale in load(index, { maxSide }) (as @ssd/voc does)',
+          );
+        }
+      }
       if (cache) decoded.set(index, sample);
     }
     let prepared: PreparedSample;

@@ -22,7 +22,12 @@ export type PreparedSample = Omit<TrainingSample<RgbPixels>, 'difficult'> &
 export interface LoaderSource {
   readonly size: number;
   id(index: number): string;
-  load(index: number): Promise<LoaderSample>;
+  /**
+   * Sample `index`. `options.maxSide` (passed only with the loader's `cacheMaxSide`):
+   * give an image larger than that on a side downscaled to fit it, boxes scaled with
+   * it, as `@ssd/voc`'s `VocDataset.load` does.
+   */
+  load(index: number, options?: { maxSide?: number }): Promise<LoaderSample>;
 }
 
 /** A uniform [0, 1) random source (`@ssd/random`'s `RandomSource`). */
@@ -79,6 +84,14 @@ export interface LoaderOptions {
    * augment (small data sets: ~`width × height × 3` bytes an image). Default false.
    */
   cache?: boolean;
+  /**
+   * With `cache`, keep images downscaled so that neither side exceeds this many
+   * pixels (aspect kept; the source decodes them so, `load(index, { maxSide })`),
+   * e.g. twice the network input: the cache then holds ~`cacheMaxSide² × 3` bytes an
+   * image at most. This changes the pixels training sees (the augmentation resamples
+   * the smaller image), so runs with and without it differ. Default: full size.
+   */
+  cacheMaxSide?: number;
 }
 
 /** A batch as tensors, owned by the caller: dispose it with `disposeBatch`. */

@@ -2,7 +2,7 @@ import { access, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseVocAnnotation } from './annotation';
 import { VOC_CLASSES } from './classes';
-import { decodeImage } from './decode';
+import { checkMaxSide, decodeImage, readImageSize } from './decode';
 import { AnnotationError, DatasetLayoutError, ImageError } from './errors';
 import type { Annotation, DatasetWarning, Sample, SampleSource } from './types';
 
@@ -170,23 +170,45 @@ export class VocDataset implements SampleSource {
   /**
    * Decodes sample `index`. Throws {@link ImageError}: `missing`, `corrupt`, or
    * `size-mismatch` when the decoded (EXIF-upright) size differs from the XML's.
+   *
+   * With `maxSide`, an image with a side longer than that is decoded downscaled
+   * (aspect kept; see `decodeImage`) and its boxes are scaled to it: the sample's
+   * `width`/`height` are then the downscaled ones, while {@link annotation} keeps
+   * the file's.
    */
-  async load(index: number): Promise<Sample> {
+  async load(index: number, options: { maxSide?: number } = {}): Promise<Sample> {
     const e = this.#entry(index);
-    const decoded = await decodeImage(e.imagePath);
-    if (decoded.width !== e.width || decoded.height !== e.height) {
+    const { maxSide } = options;
+    checkMaxSide(maxSide);
+    const shrink = maxSide !== undefined && Math.max(e.width, e.height) > maxSide;
+    // Downscaled, the decoded size no longer tells the file's: read it from the header.
+    const size = shrink ? await readImageSize(e.imagePath) : undefined;
+    const decoded = await decodeImage(e.imagePath, undefined, shrink ? { maxSide } : {});
+    const full = size ?? decoded;
+    if (full.width !== e.width || full.height !== e.height) {
       throw new ImageError(
         e.imagePath,
         'size-mismatch',
-        `image is ${decoded.width}×${decoded.height}, ${basename(e.annotationPath)} says ${e.width}×${e.height}`,
+        `image is ${full.width}×${full.height}, ${basename(e.annotationPath)} says ${e.width}×${e.height}`,
       );
+    }
+    const boxes = e.boxes.slice();
+    if (shrink) {
+      const sx = decoded.width / e.width;
+      const sy = decoded.height / e.height;
+      for (let k = 0; k < boxes.length; k += 4) {
+        boxes[k] = boxes[k]! * sx;
+        boxes[k + 1] = boxes[k + 1]! * sy;
+        boxes[k + 2] = boxes[k + 2]! * sx;
+        boxes[k + 3] = boxes[k + 3]! * sy;
+      }
     }
     return {
       id: e.id,
       image: decoded.image,
       width: decoded.width,
       height: decoded.height,
-      boxes: e.boxes.slice(),
+      boxes,
       labels: e.labels.slice(),
       difficult: e.difficult.slice(),
     };

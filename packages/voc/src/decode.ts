@@ -8,6 +8,23 @@ export interface DecodedImage {
   height: number;
 }
 
+/** Options of {@link decodeImage}. */
+export interface DecodeOptions {
+  /**
+   * Downscale (aspect kept, never enlarged) so that neither side exceeds this many
+   * pixels, while decoding: JPEG shrink-on-load, then sharp's default (Lanczos 3)
+   * resampling. Default: full size.
+   */
+  maxSide?: number;
+}
+
+/** Checks `maxSide` (undefined, or a positive integer). */
+export function checkMaxSide(maxSide: number | undefined): void {
+  if (maxSide !== undefined && !(Number.isInteger(maxSide) && maxSide > 0)) {
+    throw new RangeError(`maxSide must be a positive integer, got ${maxSide}`);
+  }
+}
+
 /**
  * Decodes a JPEG/PNG (anything sharp reads) into 8-bit RGB: EXIF orientation applied
  * (width/height are those of the upright image), grayscale and CMYK converted to sRGB,
@@ -16,15 +33,28 @@ export interface DecodedImage {
  *
  * @param input a file path or the encoded bytes.
  * @param file the name used in errors (defaults to `input` when it is a path).
+ * @param options `maxSide`: decode downscaled (the returned width/height are the
+ *   downscaled ones).
  */
 export async function decodeImage(
   input: string | Uint8Array,
   file?: string,
+  options: DecodeOptions = {},
 ): Promise<DecodedImage> {
   const name = file ?? (typeof input === 'string' ? input : '<buffer>');
+  const { maxSide } = options;
+  checkMaxSide(maxSide);
   try {
-    const { data, info } = await sharp(input, { failOn: 'truncated' })
-      .rotate()
+    let pipeline = sharp(input, { failOn: 'truncated' }).rotate();
+    if (maxSide !== undefined) {
+      pipeline = pipeline.resize({
+        width: maxSide,
+        height: maxSide,
+        fit: 'inside',
+        withoutEnlargement: true,
+      });
+    }
+    const { data, info } = await pipeline
       .removeAlpha()
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })

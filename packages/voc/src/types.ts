@@ -20,8 +20,12 @@ export interface SampleSource {
   readonly size: number;
   /** The image id of sample `index` (0 ≤ index < size). */
   id(index: number): string;
-  /** Reads and decodes sample `index`; the arrays are the caller's. */
-  load(index: number): Promise<Sample>;
+  /**
+   * Reads and decodes sample `index`; the arrays are the caller's. With `maxSide`,
+   * an image larger than that on a side comes downscaled to fit it, its boxes scaled
+   * with it (the sample's `width`/`height` are the downscaled ones).
+   */
+  load(index: number, options?: { maxSide?: number }): Promise<Sample>;
 }
 
 /** Kinds of recoverable annotation problems: the object is fixed or dropped and counted. */

@@ -259,6 +259,14 @@ describe('openVocDataset', () => {
       problem: 'size-mismatch',
       detail: 'image is 50×30, size-mismatch.xml says 40×30',
     });
+    // Downscaled, the size is still checked against the file's own.
+    await expect(ds.load(index('size-mismatch'), { maxSide: 20 })).rejects.toMatchObject({
+      problem: 'size-mismatch',
+      detail: 'image is 50×30, size-mismatch.xml says 40×30',
+    });
+    await expect(ds.load(index('corrupt'), { maxSide: 0 })).rejects.toThrow(
+      'maxSide must be a positive integer, got 0',
+    );
   });
 });
 
@@ -439,5 +447,34 @@ describe('round trip with tools/make-shapes-voc', () => {
       objects += s.labels.length;
     }
     expect(objects).toBe(made.objects);
+  });
+
+  it('load with maxSide: downscaled to fit, aspect kept, boxes scaled; smaller images as they are', async () => {
+    const out = await tempDir();
+    const made = await makeShapesVoc({ outDir: out, count: 6, seed: 12 });
+    const ds = await openVocDataset({ root: made.root, sets: made.sets, classes: SHAPES_CLASSES });
+    for (let i = 0; i < ds.size; i++) {
+      const full = await ds.load(i);
+      const small = await ds.load(i, { maxSide: 128 });
+      const long = Math.max(full.width, full.height);
+      expect(Math.max(small.width, small.height)).toBe(128);
+      const sx = small.width / full.width;
+      const sy = small.height / full.height;
+      expect(Math.abs(sx - 128 / long)).toBeLessThan(1 / small.width + 1e-9);
+      expect(Math.abs(sy - 128 / long)).toBeLessThan(1 / small.height + 1e-9);
+      expect(small.image.length).toBe(small.width * small.height * 3);
+      for (let k = 0; k < full.boxes.length; k++) {
+        expect(small.boxes[k]).toBeCloseTo(full.boxes[k]! * (k % 2 ? sy : sx), 4);
+      }
+      expect(Array.from(small.labels)).toEqual(Array.from(full.labels));
+      // The file's annotation is untouched.
+      expect(Array.from(ds.annotation(i).boxes)).toEqual(Array.from(full.boxes));
+      // A bound above the image's size decodes it exactly as without one.
+      const same = await ds.load(i, { maxSide: long });
+      expect(Buffer.compare(Buffer.from(same.image), Buffer.from(full.image))).toBe(0);
+      // Mean colour survives the downscale (Lanczos, not a decimation).
+      const mean = (img: Uint8Array) => img.reduce((a, v) => a + v, 0) / img.length;
+      expect(Math.abs(mean(small.image) - mean(full.image))).toBeLessThan(2);
+    }
   });
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Usage: make-shapes-voc --out data/shapes [--count 1000] [--seed 1] [--test-fraction 0.2]
-//        [--val-fraction 0.25] [--quality 90] [--concurrency N]
+//        [--val-fraction 0.25] [--quality 90] [--workers N] [--concurrency N]
 import { parseArgs } from 'node:util';
 import { SHAPES_DEFAULTS } from './index.mjs';
 import { makeShapesVoc } from './node.mjs';
@@ -13,13 +13,14 @@ const { values } = parseArgs({
     'test-fraction': { type: 'string', default: String(SHAPES_DEFAULTS.testFraction) },
     'val-fraction': { type: 'string', default: String(SHAPES_DEFAULTS.valFraction) },
     quality: { type: 'string', default: String(SHAPES_DEFAULTS.quality) },
+    workers: { type: 'string' },
     concurrency: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
 if (values.help) {
   console.log(
-    'make-shapes-voc --out DIR [--count 1000] [--seed 1] [--test-fraction 0.2] [--val-fraction 0.25] [--quality 90] [--concurrency N]',
+    'make-shapes-voc --out DIR [--count 1000] [--seed 1] [--test-fraction 0.2] [--val-fraction 0.25] [--quality 90] [--workers N] [--concurrency N]',
   );
   process.exit(0);
 }
@@ -30,6 +31,7 @@ const result = await makeShapesVoc({
   testFraction: Number(values['test-fraction']),
   valFraction: Number(values['val-fraction']),
   quality: Number(values.quality),
+  ...(values.workers ? { workers: Number(values.workers) } : {}),
   ...(values.concurrency ? { concurrency: Number(values.concurrency) } : {}),
 });
 console.log(

@@ -6,7 +6,14 @@ export interface MakeShapesOptions extends ShapesImageOptions {
   seed?: number;
   testFraction?: number;
   valFraction?: number;
+  /** JPEG quality (default 90). */
   quality?: number;
+  /**
+   * Worker threads that render and encode images (default `os.availableParallelism()`;
+   * 0 renders in the calling thread). The files are the same for any count.
+   */
+  workers?: number;
+  /** Images in flight per worker (one renders while others encode; default 2). */
   concurrency?: number;
 }
 
