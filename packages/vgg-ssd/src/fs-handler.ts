@@ -193,13 +193,15 @@ export function fileSystemHandler(dir: string): tf.io.IOHandler {
             'expected { paths, weights }',
           );
         }
-        for (const p of group.paths) {
+        for (const raw of group.paths) {
           // Only plain file names beside model.json: nothing outside the directory is read.
+          // `./name` is the same file (tf.io.browserDownloads writes its paths that way).
+          const p = typeof raw === 'string' && raw.startsWith('./') ? raw.slice(2) : raw;
           if (typeof p !== 'string' || p !== path.basename(p) || p === '..' || p === '.') {
             throw new WeightsFileError(
               jsonPath,
               `weightsManifest[${g}].paths`,
-              `expected a file name in the same directory, got ${JSON.stringify(p)}`,
+              `expected a file name in the same directory, got ${JSON.stringify(raw)}`,
             );
           }
           files.push(path.join(dir, p));

@@ -249,6 +249,28 @@ describe('corrupt or mismatched files give clear errors', () => {
     await expect(loadSsdModel(dir)).rejects.toThrow(/expected a file name in the same directory/);
   });
 
+  it("a './name' weights path (as tf.io.browserDownloads writes it) reads the file beside model.json", async () => {
+    const { dir, json } = await saved('dot-slash');
+    const parsed = JSON.parse(readFileSync(json, 'utf8'));
+    const name: string = parsed.weightsManifest[0].paths[0];
+    const before = await loadSsdModel(dir);
+    parsed.weightsManifest[0].paths = [`./${name}`];
+    writeFileSync(json, JSON.stringify(parsed));
+    const after = await loadSsdModel(dir);
+    try {
+      const a = before.getWeights();
+      const b = after.getWeights();
+      expect(b.length).toBe(a.length);
+      for (let i = 0; i < a.length; i++) expect(b[i]!.dataSync()).toEqual(a[i]!.dataSync());
+    } finally {
+      before.dispose();
+      after.dispose();
+    }
+    parsed.weightsManifest[0].paths = [`./../${name}`];
+    writeFileSync(json, JSON.stringify(parsed));
+    await expect(loadSsdModel(dir)).rejects.toThrow(/expected a file name in the same directory/);
+  });
+
   it('invalid JSON and a missing directory', async () => {
     const { dir, json } = await saved('json');
     writeFileSync(json, '{"modelTopology": ');
