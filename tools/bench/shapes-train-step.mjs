@@ -14,6 +14,9 @@
 // back (the machine may be shared: compare the ratios, not the absolute speeds).
 // Prints images/s of each and the ratios (2 workers vs 2 threads, 1 worker vs 1 thread:
 // how many times longer our step takes; the issue's goal is ≤ 2), and the machine.
+// Each run also reports the process's CPU time per image (all its threads): on a
+// busy machine wall-clock speeds swing with the load (and PyTorch's OpenMP threads
+// spin while they wait), while CPU time per image stays close to a quiet run's.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -96,7 +99,9 @@ async function ours(workers) {
   const batch = makeBatch();
   try {
     const times = [];
+    let cpu = null;
     for (let i = 0; i < warmup + steps; i++) {
+      if (i === warmup) cpu = process.cpuUsage();
       const start = performance.now();
       await trainer.step(
         {
@@ -112,7 +117,8 @@ async function ours(workers) {
       );
       if (i >= warmup) times.push(performance.now() - start);
     }
-    return { times, parameters: trainer.numParameters };
+    const used = process.cpuUsage(cpu);
+    return { times, cpuMs: (used.user + used.system) / 1000, parameters: trainer.numParameters };
   } finally {
     await trainer.dispose();
   }
@@ -131,7 +137,12 @@ function twin(threads) {
   if (run.error || run.status !== 0)
     return { error: (run.stderr || String(run.error)).trim().split('\n').pop() };
   const result = JSON.parse(run.stdout.trim().split('\n').pop());
-  return { times: result.ms, parameters: result.parameters, torch: result.torch };
+  return {
+    times: result.ms,
+    cpuMs: result.cpu_ms,
+    parameters: result.parameters,
+    torch: result.torch,
+  };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -154,9 +165,11 @@ const report = (name, result) => {
     return;
   }
   const ips = imagesPerSecond(result.times);
-  rows.push({ name, ips });
+  const cpuPerImage = result.cpuMs / (steps * batchSize);
+  rows.push({ name, ips, cpuPerImage });
   console.log(
     `${name.padEnd(22)} ${ips.toFixed(1).padStart(6)} img/s  ${median(result.times).toFixed(0).padStart(5)} ms/step  ` +
+      `${cpuPerImage.toFixed(1).padStart(5)} CPU ms/img  ` +
       `(${result.parameters} parameters${result.torch ? `, torch ${result.torch}` : ''})`,
   );
 };

@@ -13,7 +13,8 @@ positives and 3:1 hard-mined negatives per image, divided by the positives. Adam
 as the app's Adam. Batch 16, fixed seeded random inputs and targets (~10 positive
 anchors per image).
 
-Prints one JSON line: {"torch", "threads", "parameters", "warmup", "ms": [per-step ms]}.
+Prints one JSON line: {"torch", "threads", "parameters", "warmup", "ms": [per-step ms],
+"cpu_ms": the process's CPU time over the timed steps}.
 Called by tools/bench/shapes-train-step.mjs; needs Debian's python3-torch.
 """
 import argparse
@@ -183,6 +184,7 @@ def step():
 for _ in range(args.warmup):
     step()
 times = []
+cpu_start = time.process_time()
 for _ in range(args.steps):
     start = time.perf_counter()
     step()
@@ -196,6 +198,7 @@ print(
             "anchors": num_anchors,
             "warmup": args.warmup,
             "ms": times,
+            "cpu_ms": (time.process_time() - cpu_start) * 1000,
         }
     )
 )
