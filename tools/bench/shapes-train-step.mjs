@@ -181,20 +181,29 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const best = (name) => {
-  const xs = rows.filter((r) => r.name === name).map((r) => r.ips);
+const best = (name, field) => {
+  const xs = rows.filter((r) => r.name === name).map((r) => r[field]);
   return xs.length ? median(xs) : null;
 };
-const ratio = (torchName, oursName) => {
-  const a = best(torchName);
-  const b = best(oursName);
-  return a != null && b != null ? (a / b).toFixed(2) : 'n/a';
+/** img/s: torch ÷ ours; CPU time per image: ours ÷ torch. Both "times slower". */
+const ratio = (torchName, oursName, field) => {
+  const t = best(torchName, field);
+  const o = best(oursName, field);
+  if (t == null || o == null) return 'n/a';
+  return (field === 'ips' ? t / o : o / t).toFixed(2);
 };
 console.log(
-  `\nratios (torch img/s ÷ ours; goal ≤ 2.0)${rounds > 1 ? ', medians over rounds' : ''}`,
+  `\nratios, how many times slower ours is (goal ≤ 2.0)${rounds > 1 ? '; medians over rounds' : ''}`,
 );
-console.log(`  2 threads / 2 workers  ${ratio('torch, 2 threads', 'wasm, 2 workers')}`);
-console.log(`  1 thread / 1 worker    ${ratio('torch, 1 thread', 'wasm, 1 worker')}`);
+console.log('                           img/s   CPU time per image');
+for (const [t, o, label] of [
+  ['torch, 2 threads', 'wasm, 2 workers', '2 workers vs 2 threads'],
+  ['torch, 1 thread', 'wasm, 1 worker', '1 worker vs 1 thread  '],
+]) {
+  console.log(
+    `  ${label} ${ratio(t, o, 'ips').padStart(5)}   ${ratio(t, o, 'cpuPerImage').padStart(5)}`,
+  );
+}
 console.log(
   `load after: ${os
     .loadavg()
