@@ -98,3 +98,66 @@ export function sliceOnHeap(
   }
   return out;
 }
+
+/**
+ * `x` padded with `constantValue` (`paddings[d]` = [before, after] per
+ * dimension) on the wasm heap. The stock kernel moves one element at a time;
+ * here the output is filled once and the input copied in runs: the trailing
+ * unpadded dimensions merge with the last padded one into one contiguous run
+ * (an NHWC spatial pad copies one image row of W·C values per `set`). Returns
+ * null for dtypes it does not handle; the caller then uses the stock kernel.
+ */
+export function padOnHeap(
+  backend: KernelBackend,
+  x: TensorInfo,
+  paddings: readonly (readonly [number, number])[],
+  constantValue: number,
+): TensorInfo | null {
+  if (x.dtype !== 'float32' && x.dtype !== 'int32' && x.dtype !== 'bool') return null;
+  if (paddings.length !== x.shape.length) return null;
+  const heap = backend as unknown as HeapBackend;
+  const shape = x.shape;
+  const outShape = shape.map((n, k) => (paddings[k]![0] as number) + n + paddings[k]![1]);
+  const out = heap.makeOutput(outShape, x.dtype);
+  const total = util.sizeFromShape(shape);
+  // Views are taken after makeOutput, which may grow (and detach) the heap.
+  const dst = heap.typedArrayFromHeap(out);
+  dst.fill(constantValue);
+  if (total === 0) return out;
+  const src = heap.typedArrayFromHeap(x);
+
+  let d = shape.length - 1;
+  let run = 1;
+  while (d >= 0 && paddings[d]![0] === 0 && paddings[d]![1] === 0) {
+    run *= shape[d] as number;
+    d--;
+  }
+  if (d < 0) {
+    dst.set(src.subarray(0, total));
+    return out;
+  }
+  const runLength = run * (shape[d] as number);
+  const outStrides = util.computeStrides(outShape);
+  outStrides.push(1);
+  const outer = shape.slice(0, d);
+  const index = new Array<number>(outer.length).fill(0);
+  const lead = paddings.reduce((acc, p, k) => acc + p[0] * (outStrides[k] as number), 0);
+  const runs = total / runLength;
+  let from = 0;
+  for (let r = 0; r < runs; r++) {
+    let to = lead;
+    for (let k = 0; k < outer.length; k++) to += (index[k] as number) * (outStrides[k] as number);
+    if (runLength >= MIN_SET_RUN) {
+      dst.set(src.subarray(from, from + runLength), to);
+    } else {
+      for (let i = 0; i < runLength; i++) dst[to + i] = src[from + i] as number;
+    }
+    from += runLength;
+    for (let k = outer.length - 1; k >= 0; k--) {
+      index[k] = (index[k] as number) + 1;
+      if ((index[k] as number) < (outer[k] as number)) break;
+      index[k] = 0;
+    }
+  }
+  return out;
+}
