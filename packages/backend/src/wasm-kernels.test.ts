@@ -218,6 +218,8 @@ describe('wasm training kernels', () => {
       'Slice',
       'SplitV',
       'PadV2',
+      'Reverse',
+      'Sum',
       'MaxPoolGrad',
       'Identity',
     ]);
@@ -346,7 +348,7 @@ describe('wasm training kernels', () => {
       2,
     ],
   ] as const)('PadV2 agrees with cpu: %s', async (_name, shape, paddings, value) => {
-    const n = shape.reduce((a, b) => a * b, 1);
+    const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
     const values = Array.from({ length: n }, (_, i) => i * 3 - 7);
     for (const dtype of ['float32', 'int32', 'bool'] as const) {
       const { cpu, wasm } = await onBoth(() =>
@@ -358,6 +360,57 @@ describe('wasm training kernels', () => {
       );
       expect(wasm).toEqual(cpu);
     }
+  });
+
+  it.each([
+    ['a conv kernel in space (atrous gradient)', [3, 3, 4, 5], [0, 1]],
+    ['the last axis, single elements', [4, 6], [1]],
+    ['every axis', [2, 3, 4], [0, 1, 2]],
+    ['a middle axis, negative index', [2, 5, 3], [-2]],
+    ['no axis', [3, 2], []],
+  ] as const)('Reverse agrees with cpu: %s', async (_name, shape, dims) => {
+    const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+    const values = Array.from({ length: n }, (_, i) => i * 3 - 7);
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const { cpu, wasm } = await onBoth(() =>
+        tf.reverse(tf.tensor(values, [...shape], dtype), [...dims]),
+      );
+      expect(wasm).toEqual(cpu);
+    }
+  });
+
+  it('Sum over leading axes gives the stock wasm kernel’s result to the bit', async () => {
+    await tf.setBackend('wasm');
+    const rng = testRng(5);
+    // Mixed magnitudes, so a different summation order would change the last bits.
+    const values = Float32Array.from(
+      { length: 4 * 33 * 17 * 8 },
+      () => (rng() - 0.5) * 10 ** Math.floor(rng() * 6),
+    );
+    const run = () =>
+      tf.tidy(() => {
+        const x = tf.tensor4d(values, [4, 33, 17, 8]);
+        return [
+          tf.sum(x, [0, 1, 2]),
+          tf.sum(x, [0, 1], true),
+          tf.sum(x, 0),
+          tf.sum(x, [1, 2]),
+          tf.sum(x, [1, 0]),
+          tf.sum(x),
+        ];
+      });
+    const ours = run();
+    const handle = registerWasmTrainingKernels();
+    handle.unregister();
+    const stock = run();
+    registerWasmTrainingKernels();
+    for (let i = 0; i < ours.length; i++) {
+      expect(ours[i]!.shape).toEqual(stock[i]!.shape);
+      expect(await ours[i]!.data()).toEqual(await stock[i]!.data());
+    }
+    expect(ours[0]!.shape).toEqual([8]);
+    expect(ours[1]!.shape).toEqual([1, 1, 17, 8]);
+    tf.dispose([...ours, ...stock]);
   });
 
   it('SplitV agrees with cpu on every axis, and the pieces are independent tensors', async () => {
