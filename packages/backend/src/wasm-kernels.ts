@@ -12,7 +12,6 @@ import {
   PadV2,
   Reverse,
   Slice,
-  Sum,
   SplitV,
   registerKernel,
   unregisterKernel,
@@ -31,7 +30,6 @@ import { makePadV2Kernel } from './kernels/PadV2';
 import { reverseOnHeap } from './kernels/Reverse';
 import { makeSliceKernel } from './kernels/Slice';
 import { makeSplitVKernel } from './kernels/SplitV';
-import { sumLeadingOnHeap } from './kernels/Sum';
 
 /** What {@link registerWasmTrainingKernels} did, so it can be undone. */
 export interface WasmTrainingKernels {
@@ -49,7 +47,7 @@ let installed: WasmTrainingKernels | null = null;
  * `Conv2DBackpropInput` (falls back to the stock kernel, whose setup function is
  * kept, for the cases it does not cover), a `OneHot` that honours a float
  * `dtype` (the stock one writes int32 bits into float outputs), and faster
- * `Slice`, `SplitV`, `PadV2`, `Reverse`, `Sum` (over leading axes) and `MaxPoolGrad` that work on the wasm heap directly and an
+ * `Slice`, `SplitV`, `PadV2`, `Reverse` and `MaxPoolGrad` that work on the wasm heap directly and an
  * `Identity` that shares memory instead of copying it
  * (each falls back to the stock kernel for dtypes it does not handle).
  * Idempotent. Call it before or after `tf.setBackend('wasm')`; `selectBackend`
@@ -108,8 +106,6 @@ export function registerWasmTrainingKernels(): WasmTrainingKernels {
   replace(SplitV, makeSplitVKernel);
   replace(PadV2, makePadV2Kernel);
   replace(Reverse, (stock) => (args) => reverseOnHeap(args) ?? stock(args));
-  // Bias gradients: column sums instead of a transpose of the whole output gradient.
-  replace(Sum, (stock) => (args) => sumLeadingOnHeap(args) ?? stock(args));
   replace(MaxPoolGrad, (stock) => (args) => maxPoolGradOnHeap(args) ?? stock(args));
   replace(Identity, (stock) => (args) => shareIdentity(args) ?? stock(args));
 
