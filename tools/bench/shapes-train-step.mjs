@@ -145,7 +145,11 @@ function twin(threads) {
   };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = (sorted.length - 1) / 2;
+  return (sorted[Math.floor(mid)] + sorted[Math.ceil(mid)]) / 2;
+};
 const imagesPerSecond = (times) => (1000 * batchSize) / median(times);
 
 console.log(`shapes training step (batch ${batchSize}, ${size}×${size}, ${numAnchors} anchors)`);
