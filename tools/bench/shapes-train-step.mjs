@@ -17,6 +17,9 @@
 // Each run also reports the process's CPU time per image (all its threads): on a
 // busy machine wall-clock speeds swing with the load (and PyTorch's OpenMP threads
 // spin while they wait), while CPU time per image stays close to a quiet run's.
+// --omp-wait passive runs the twin with OMP_WAIT_POLICY=PASSIVE: on a busy machine
+// its 2-thread step then takes ~400 ms instead of ~1500 (spinning threads steal
+// each other's core); the default leaves PyTorch's own setting, as users run it.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -34,6 +37,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     positives: { type: 'string', default: '10' },
     skip: { type: 'string', default: '' },
+    'omp-wait': { type: 'string', default: '' },
   },
 });
 const warmup = Number(values.warmup);
@@ -41,6 +45,10 @@ const steps = Number(values.steps);
 const rounds = Number(values.rounds);
 const positives = Number(values.positives);
 const skip = new Set(values.skip.split(',').filter(Boolean));
+const ompWait = values['omp-wait'].toUpperCase();
+if (ompWait && ompWait !== 'ACTIVE' && ompWait !== 'PASSIVE') {
+  throw new Error(`--omp-wait: expected active or passive, got ${values['omp-wait']}`);
+}
 const batchSize = SHAPES_RECIPE.batchSize;
 const size = SHAPES_RECIPE.inputSize;
 const numClasses = 7; // the 6 shapes + background
@@ -132,7 +140,7 @@ function twin(threads) {
       ...['--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)],
       ...['--batch', String(batchSize), '--positives', String(positives)],
     ],
-    { encoding: 'utf8' },
+    { encoding: 'utf8', env: ompWait ? { ...process.env, OMP_WAIT_POLICY: ompWait } : process.env },
   );
   if (run.error || run.status !== 0)
     return { error: (run.stderr || String(run.error)).trim().split('\n').pop() };
@@ -160,7 +168,10 @@ console.log(
     .map((l) => l.toFixed(1))
     .join(' ')}`,
 );
-console.log(`warm-up ${warmup}, timed ${steps} steps each; img/s from the median step\n`);
+console.log(
+  `warm-up ${warmup}, timed ${steps} steps each; img/s from the median step; ` +
+    `PyTorch's OMP_WAIT_POLICY ${ompWait || 'default (threads spin a while before sleeping)'}\n`,
+);
 
 const rows = [];
 const report = (name, result) => {
