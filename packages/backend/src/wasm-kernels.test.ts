@@ -81,6 +81,42 @@ cases.push({
   ],
 });
 
+// The filter gradient's im2col rows cross channel and phase boundaries: a stride
+// larger than the kernel, a 1×1 kernel at stride 2, and the shapes' network's
+// small-channel layers (3 → 8 and 8 → 8 at batch 4, one row past a phase's end).
+cases.push({
+  batch: 2,
+  height: 11,
+  width: 10,
+  inChannels: 3,
+  outChannels: 4,
+  kernel: 2,
+  stride: 3,
+  pad: 'same',
+});
+cases.push({
+  batch: 2,
+  height: 9,
+  width: 9,
+  inChannels: 5,
+  outChannels: 3,
+  kernel: 1,
+  stride: 2,
+  pad: 'valid',
+});
+for (const inChannels of [3, 8]) {
+  cases.push({
+    batch: 4,
+    height: 16,
+    width: 16,
+    inChannels,
+    outChannels: 8,
+    kernel: 3,
+    stride: 1,
+    pad: 'same',
+  });
+}
+
 function randomArray(size: number, rng: () => number): Float32Array {
   const out = new Float32Array(size);
   for (let i = 0; i < size; i++) out[i] = rng() * 2 - 1;
@@ -181,6 +217,8 @@ describe('wasm training kernels', () => {
       'OneHot',
       'Slice',
       'SplitV',
+      'PadV2',
+      'Reverse',
       'MaxPoolGrad',
       'Identity',
     ]);
@@ -241,6 +279,100 @@ describe('wasm training kernels', () => {
     for (const dtype of ['float32', 'int32', 'bool'] as const) {
       const { cpu, wasm } = await onBoth(() =>
         tf.slice(tf.tensor(values, [...shape], dtype), [...begin], [...size]),
+      );
+      expect(wasm).toEqual(cpu);
+    }
+  });
+
+  it.each([
+    [
+      'NHWC spatial (a conv gradient)',
+      [2, 5, 4, 3],
+      [
+        [0, 0],
+        [1, 2],
+        [2, 1],
+        [0, 0],
+      ],
+      0,
+    ],
+    [
+      'last axis only, short runs',
+      [3, 4],
+      [
+        [0, 0],
+        [1, 3],
+      ],
+      0,
+    ],
+    [
+      'every axis, a constant',
+      [2, 3, 2],
+      [
+        [1, 0],
+        [0, 2],
+        [3, 1],
+      ],
+      -1.5,
+    ],
+    [
+      'rank 6 interleave (Conv2DBackpropInput)',
+      [1, 3, 1, 4, 1, 2],
+      [
+        [0, 0],
+        [0, 0],
+        [0, 1],
+        [0, 0],
+        [0, 1],
+        [0, 0],
+      ],
+      0,
+    ],
+    [
+      'no padding',
+      [4, 40],
+      [
+        [0, 0],
+        [0, 0],
+      ],
+      0,
+    ],
+    [
+      'empty input',
+      [0, 3],
+      [
+        [1, 1],
+        [0, 0],
+      ],
+      2,
+    ],
+  ] as const)('PadV2 agrees with cpu: %s', async (_name, shape, paddings, value) => {
+    const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+    const values = Array.from({ length: n }, (_, i) => i * 3 - 7);
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const { cpu, wasm } = await onBoth(() =>
+        tf.pad(
+          tf.tensor(values, [...shape], dtype),
+          paddings.map((p) => [...p] as [number, number]),
+          dtype === 'bool' ? 1 : value,
+        ),
+      );
+      expect(wasm).toEqual(cpu);
+    }
+  });
+
+  it.each([
+    ['a conv kernel in space (atrous gradient)', [3, 3, 4, 5], [0, 1]],
+    ['the last axis, single elements', [4, 6], [1]],
+    ['every axis', [2, 3, 4], [0, 1, 2]],
+    ['a middle axis, negative index', [2, 5, 3], [-2]],
+    ['no axis', [3, 2], []],
+  ] as const)('Reverse agrees with cpu: %s', async (_name, shape, dims) => {
+    const n = (shape as readonly number[]).reduce((a, b) => a * b, 1);
+    const values = Array.from({ length: n }, (_, i) => i * 3 - 7);
+    for (const dtype of ['float32', 'int32', 'bool'] as const) {
+      const { cpu, wasm } = await onBoth(() =>
+        tf.reverse(tf.tensor(values, [...shape], dtype), [...dims]),
       );
       expect(wasm).toEqual(cpu);
     }

@@ -9,6 +9,8 @@ import {
   Identity,
   MaxPoolGrad,
   OneHot,
+  PadV2,
+  Reverse,
   Slice,
   SplitV,
   registerKernel,
@@ -24,6 +26,8 @@ import { WASM, type KernelArgsFunc } from './kernels/heap';
 import { shareIdentity } from './kernels/Identity';
 import { maxPoolGradOnHeap } from './kernels/MaxPoolGrad';
 import { oneHotWithDtype } from './kernels/OneHot';
+import { makePadV2Kernel } from './kernels/PadV2';
+import { reverseOnHeap } from './kernels/Reverse';
 import { makeSliceKernel } from './kernels/Slice';
 import { makeSplitVKernel } from './kernels/SplitV';
 
@@ -43,7 +47,7 @@ let installed: WasmTrainingKernels | null = null;
  * `Conv2DBackpropInput` (falls back to the stock kernel, whose setup function is
  * kept, for the cases it does not cover), a `OneHot` that honours a float
  * `dtype` (the stock one writes int32 bits into float outputs), and faster
- * `Slice`, `SplitV` and `MaxPoolGrad` that work on the wasm heap directly and an
+ * `Slice`, `SplitV`, `PadV2`, `Reverse` and `MaxPoolGrad` that work on the wasm heap directly and an
  * `Identity` that shares memory instead of copying it
  * (each falls back to the stock kernel for dtypes it does not handle).
  * Idempotent. Call it before or after `tf.setBackend('wasm')`; `selectBackend`
@@ -100,6 +104,8 @@ export function registerWasmTrainingKernels(): WasmTrainingKernels {
   // Heap-to-heap copies instead of the stock ones, which read the whole input out first.
   replace(Slice, makeSliceKernel);
   replace(SplitV, makeSplitVKernel);
+  replace(PadV2, makePadV2Kernel);
+  replace(Reverse, (stock) => (args) => reverseOnHeap(args) ?? stock(args));
   replace(MaxPoolGrad, (stock) => (args) => maxPoolGradOnHeap(args) ?? stock(args));
   replace(Identity, (stock) => (args) => shareIdentity(args) ?? stock(args));
 

@@ -48,17 +48,23 @@ function toNhwc(scope: KernelScope, t: TensorInfo, dataFormat: string): TensorIn
 
 /**
  * `Conv2DBackpropFilter` (NHWC; NCHW is transposed first), dilation 1, any
- * strides and padding, from kernels wasm already has: a phase split of the
- * padded input, then one matrix product per kernel tap on shifted windows of
- * the output gradient.
+ * strides and padding, as ONE matrix product on XNNPACK over im2col rows built
+ * by contiguous heap copies.
  *
  * dW[kh,kw,ci,co] = Σ_{b,y,x} xPad[b, y·sh+kh, x·sw+kw, ci] · dy[b,y,x,co].
  * Write kh = qh·sh + rh. Phase (rh,rw) of xPad is the grid
  * X_r[b,u,v] = xPad[b, u·sh+rh, v·sw+rw] of size Hg×Wg; on that grid the tap is
  * a plain shift by (qh,qw). With dy zero-padded to the same Hg×Wg grid and both
- * flattened over (b,u,v) into L rows, the shift is a constant row offset
- * `qh·Wg + qw`, so each tap is X_r[C, L] · dyShifted[L, Cout] — a contiguous
- * row window of dy and a fast non-transposed matmul.
+ * flattened over (b,u,v) into L rows, the shift is a constant offset
+ * `qh·Wg + qw` along L. So with X_rᵀ `[C, L]` (one transpose), the row
+ * (kh,kw,ci) of the im2col matrix `[KH·KW·C, L]` is the contiguous run
+ * X_rᵀ[ci, offset … offset + L), and
+ *   dW `[KH·KW·C, Cout]` = im2colᵀ `[KH·KW·C, L]` · dyGrid `[L, Cout]`,
+ * already in the filter's `[KH, KW, C, Cout]` order. One product with the tall
+ * left operand keeps XNNPACK's GEMM tiles full even for 3–16 channels, where a
+ * product per tap (`[Cout, L] · [L, C]`) leaves most of each tile empty.
+ * Summation runs over (b,u,v) in one pass per output, so a result depends only
+ * on the inputs (deterministic).
  */
 export function conv2DBackpropFilterWasm(args: {
   inputs: NamedTensorInfoMap;
@@ -121,11 +127,13 @@ export function conv2DBackpropFilterWasm(args: {
         },
       );
     }
-    // Phases: [B, Hg, sh, Wg, sw, C] → [sh, sw, B, Hg, Wg, C] → [sh·sw·L, C].
-    // (The stock rank-6 Transpose is slow; this is a gather of C-float runs.)
+    // Phases: [B, Hg, sh, Wg, sw, C] → [sh, sw, B, Hg, Wg, C] → [sh·sw·L, C], then
+    // transposed to [C, sh·sw·L]: phase r of channel c is the run [c, r·L … r·L + L).
+    // (The stock rank-6 Transpose is slow; the phase split is a gather of C-float runs.)
     const phases = sh === 1 && sw === 1 ? scope.reshape(xg, [L, C]) : phaseSplit(scope, xg, sh, sw);
+    const phasesT = scope.run('Transpose', { x: phases }, { perm: [1, 0] });
 
-    // dyᵀ on the same grid, [Cout, L], with `maxOffset` zero columns in front.
+    // dy on the same grid, zero where the grid runs past the output: [L, Cout].
     let dyg = dy;
     if (Hg > Ho || Wg > Wo) {
       dyg = scope.run(
@@ -142,57 +150,60 @@ export function conv2DBackpropFilterWasm(args: {
         },
       );
     }
-    const maxOffset = qhMax * Wg + qwMax;
-    const dyT = scope.run('Transpose', { x: scope.reshape(dyg, [L, CO]) }, { perm: [1, 0] });
-    const dyTPadded =
-      maxOffset === 0
-        ? dyT
-        : scope.run(
-            'PadV2',
-            { x: dyT },
-            {
-              paddings: [
-                [0, 0],
-                [maxOffset, 0],
-              ],
-              constantValue: 0,
-            },
-          );
+    const dyRows = scope.reshape(dyg, [L, CO]);
 
-    // One matmul per tap: dyᵀ window [Cout, L] · phase [L, C] → [Cout, C]. The
-    // phase is the right-hand operand, which XNNPACK packs once and caches for
-    // every tap that shares it.
-    const phaseRows: TensorInfo[] = [];
-    for (let r = 0; r < sh * sw; r++) {
-      phaseRows.push(sh * sw === 1 ? phases : scope.rows(phases, r * L, L));
-    }
-    const taps: TensorInfo[] = [];
-    for (let kh = 0; kh < KH; kh++) {
-      for (let kw = 0; kw < KW; kw++) {
-        const phase = phaseRows[(kh % sh) * sw + (kw % sw)] as TensorInfo;
-        const offset = Math.floor(kh / sh) * Wg + Math.floor(kw / sw);
-        const window =
-          maxOffset === 0 ? dyTPadded : scope.columns(dyTPadded, maxOffset - offset, L);
-        taps.push(
-          scope.run(
-            'BatchMatMul',
-            { a: window, b: phase },
-            { transposeA: false, transposeB: false },
-          ),
-        );
-      }
-    }
-    const stackedT =
-      taps.length === 1 ? (taps[0] as TensorInfo) : scope.run('Concat', taps, { axis: 0 });
-    // [KH·KW·Cout, C] → [KH·KW, C, Cout]
-    const stacked = scope.run(
-      'Transpose',
-      { x: scope.reshape(stackedT, [KH * KW, CO, C]) },
-      { perm: [0, 2, 1] },
+    // im2colᵀ [KH·KW·C, L] (a 1×1 stride-1 kernel's is the transpose itself).
+    const dw = scope.run(
+      'BatchMatMul',
+      {
+        a: KH * KW * sh * sw === 1 ? phasesT : im2colRows(scope, phasesT, info, Hg, Wg),
+        b: dyRows,
+      },
+      { transposeA: false, transposeB: false },
     );
-    return scope.finish(scope.reshape(stacked, [KH, KW, C, CO]));
+    return scope.finish(scope.reshape(dw, [KH, KW, C, CO]));
   } catch (error) {
     scope.abandon();
     throw error;
   }
+}
+
+/**
+ * im2colᵀ `[KH·KW·C, L]` from the phases' transpose `[C, sh·sw·L]`: row
+ * (kh,kw,c) is channel c of phase (kh mod sh, kw mod sw) shifted by the tap's
+ * offset on the grid. Columns whose dy row is zero (grid padding) may read the
+ * next phase's or channel's values, which are finite and multiplied by 0; past
+ * the end of the array they are zero-filled (fresh heap memory is not zeroed).
+ */
+function im2colRows(
+  scope: KernelScope,
+  phasesT: TensorInfo,
+  info: Conv2DInfo,
+  Hg: number,
+  Wg: number,
+): TensorInfo {
+  const { batchSize: B, inChannels: C, filterHeight: KH, filterWidth: KW } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const L = B * Hg * Wg;
+  const wasm = scope.backend as unknown as HeapBackend;
+  const im2col = scope.keepOut(wasm.makeOutput([KH * KW * C, L], 'float32'));
+  // Views are taken after makeOutput, which may grow (and detach) the heap.
+  const src = wasm.typedArrayFromHeap(phasesT) as Float32Array;
+  const dst = wasm.typedArrayFromHeap(im2col) as Float32Array;
+  const rowLength = sh * sw * L;
+  let o = 0;
+  for (let kh = 0; kh < KH; kh++) {
+    for (let kw = 0; kw < KW; kw++) {
+      const phase = (kh % sh) * sw + (kw % sw);
+      const offset = phase * L + Math.floor(kh / sh) * Wg + Math.floor(kw / sw);
+      const available = Math.min(L, rowLength - offset);
+      for (let c = 0; c < C; c++) {
+        const from = c * rowLength + offset;
+        dst.set(src.subarray(from, from + available), o);
+        if (available < L) dst.fill(0, o + available, o + L);
+        o += L;
+      }
+    }
+  }
+  return im2col;
 }
