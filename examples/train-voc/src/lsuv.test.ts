@@ -59,7 +59,7 @@ describe('lsuvInitialise', () => {
     // same weights: runs are reproducible however many ran before.
     const again = buildNetwork(options);
     expect(again.model.weights[0]!.name).not.toBe(net.model.weights[0]!.name);
-    lsuvInitialise(again.model, images, 3);
+    await lsuvInitialise(again.model, images, 3);
     net.model.weights.forEach((w, i) => {
       const a = w.read().dataSync();
       const b = again.model.weights[i]!.read().dataSync();

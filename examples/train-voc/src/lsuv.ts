@@ -19,18 +19,19 @@ function kernelOf(layer: tfl.layers.Layer): tfl.LayerVariable | undefined {
  * (preprocessed, `[batch, size, size, 3]`) has the RMS of a unit-variance
  * pre-activation: √½ after a ReLU, 1 for the linear `loc_*` / `conf_*` heads.
  * Biases are zero, so one pass per layer is exact (ReLU is positively
- * homogeneous). Returns each layer's scale factor.
+ * homogeneous). Returns each layer's scale factor. Reads each RMS with
+ * `await data()` (webgpu in Node has no synchronous read).
  *
  * Why: the inputs are 0–255 minus the mean (std ≈ 60, as the pretrained VGG16
  * expects), so without this every activation and logit starts ~60× too large
  * (a first loss of ~45 instead of ~8) and Adam spends its first hundreds of
  * steps undoing that.
  */
-export function lsuvInitialise(
+export async function lsuvInitialise(
   model: tfl.LayersModel,
   images: tf.Tensor4D,
   seed: number,
-): Array<{ layer: string; scale: number }> {
+): Promise<Array<{ layer: string; scale: number }>> {
   heInitialise(model, seed, { heads: true });
   const scales: Array<{ layer: string; scale: number }> = [];
   for (const layer of model.layers) {
@@ -39,10 +40,12 @@ export function lsuvInitialise(
     const target = /^(loc|conf)_\d+$/.test(layer.name) ? 1 : Math.SQRT1_2;
     // A view of the model up to this layer (shares its weights; owns no tensors).
     const probe = tflModel({ inputs: model.inputs, outputs: layer.output as tfl.SymbolicTensor });
-    const rms = tf.tidy(() => {
+    const rmsTensor = tf.tidy(() => {
       const y = probe.apply(images, { training: false }) as tf.Tensor;
-      return tf.sqrt(tf.mean(tf.square(y))).dataSync()[0]!;
+      return tf.sqrt(tf.mean(tf.square(y)));
     });
+    const rms = (await rmsTensor.data())[0]!;
+    rmsTensor.dispose();
     // A layer dead on this batch (all-zero output) keeps its He scale.
     const scale = rms > 0 && Number.isFinite(rms) ? target / rms : 1;
     tf.tidy(() => {
@@ -96,7 +99,7 @@ export async function lsuvFromTrainingImages(
   }
   const images = tf.tidy(() => preprocess(tf.tensor4d(pixels, [count, s, s, 3])));
   try {
-    const scales = lsuvInitialise(net.model, images, config.seed);
+    const scales = await lsuvInitialise(net.model, images, config.seed);
     log(
       `Init: LSUV on ${count} training images, ${scales.length} convolutions rescaled ` +
         `(${(performance.now() - t0).toFixed(0)} ms).`,

@@ -16,6 +16,7 @@ export type { SsdMetadata, SsdPreprocessing } from './metadata';
 export {
   WeightImportError,
   copyDetectorWeights,
+  copyDetectorWeightsAsync,
   loadKerasVgg16Weights,
   loadTorchvisionDetector,
   loadTorchvisionWeights,
@@ -23,6 +24,7 @@ export {
 } from './weights';
 export type {
   ClassHeadPolicy,
+  CopyDetectorWeightsOptions,
   SafetensorsEntry,
   TorchTensors,
   TorchvisionImportOptions,
