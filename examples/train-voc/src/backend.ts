@@ -2,7 +2,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { BackendUnavailableError, adapterName, selectBackend } from '@ssd/backend';
+import { BackendUnavailableError, adapterName, selectBackend, type GpuError } from '@ssd/backend';
 import type { BackendPreference } from './config';
 import { UsageError } from './flags';
 
@@ -53,6 +53,11 @@ export interface BackendChoice {
   readonly workers: number;
   /** Why this backend (and why not the better ones). */
   readonly reason: string;
+  /**
+   * Throws the first error the GPU reported on its own since the backend was
+   * chosen (webgpu drops the work such an error hits without an exception).
+   */
+  readonly throwIfGpuFailed: () => void;
 }
 
 /**
@@ -69,8 +74,14 @@ export async function chooseBackend(
 ): Promise<BackendChoice> {
   const cores = Math.max(1, os.availableParallelism?.() ?? os.cpus().length);
   let selection;
+  let gpuError: GpuError | undefined;
   try {
-    selection = await selectBackend({ prefer });
+    selection = await selectBackend({
+      prefer,
+      onGpuError: (e) => {
+        gpuError ??= e;
+      },
+    });
   } catch (e) {
     if (e instanceof BackendUnavailableError)
       throw new UsageError(`--backend ${prefer}: ${e.message}`);
@@ -95,5 +106,8 @@ export async function chooseBackend(
       selection.backend === 'tensorflow' || selection.backend === 'webgpu' ? 1 : (workers ?? cores),
     ...(adapter && { adapter }),
     reason,
+    throwIfGpuFailed: () => {
+      if (gpuError) throw gpuError;
+    },
   };
 }

@@ -16,6 +16,8 @@ export interface LocalEngineOptions {
   /** RGB 0–255 → network input (`@ssd/vgg-ssd`'s `preprocess`). */
   readonly preprocess: (images: tf.Tensor4D) => tf.Tensor4D;
   readonly loss: LossFunction;
+  /** Throws when the device failed in a way tfjs did not see (webgpu's uncaptured errors). */
+  readonly checkDevice?: () => void;
 }
 
 /** Tensors of a host batch; the caller owns them. */
@@ -74,6 +76,7 @@ export function createLocalEngine(o: LocalEngineOptions): GradientEngine {
         out.gradNormSq.data(),
       ]);
       tf.dispose([out.value, out.localization, out.confidence, out.gradNormSq]);
+      o.checkDevice?.();
       const loss: LossParts = {
         total: total[0]!,
         localization: localization[0]!,

@@ -39,6 +39,7 @@ const INPUT_ERRORS = new Set([
   'BoxArgumentError',
   'BackendUnavailableError',
   'TrainerError',
+  'GpuError',
 ]);
 
 const FILE_ERRNO = new Set(['ENOENT', 'ENOTDIR', 'EISDIR', 'EEXIST', 'EACCES', 'EPERM', 'ENOSPC']);

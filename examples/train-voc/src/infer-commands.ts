@@ -159,6 +159,7 @@ export async function runEvaluate(flags: ParsedFlags): Promise<Record<string, un
       draw: (flags.draw as number | undefined) ?? 8,
       drawDir: path.join(out, `${tag}-images`),
     });
+    backend.throwIfGpuFailed();
     await writePrCurves(result, path.join(out, `${tag}-pr-curves.png`));
     const summary = {
       ...evaluationSummary(result),
@@ -231,7 +232,7 @@ export async function runDetect(
 ): Promise<{ out: string; images: number }> {
   if (typeof flags.out === 'string') await checkOutFolder(flags.out);
   const files = await expandInputs(inputs);
-  await chooseBackend((flags.backend as RunConfig['backend']) ?? 'auto', 1, log);
+  const backend = await chooseBackend((flags.backend as RunConfig['backend']) ?? 'auto', 1, log);
   const opened = await openDetector(flags, 'detect');
   const threshold = (flags['score-threshold'] as number | undefined) ?? 0.5;
   const all: Record<string, unknown>[] = [];
@@ -246,6 +247,7 @@ export async function runDetect(
         { data: img.image, width: img.width, height: img.height },
         { scoreThreshold: Math.min(threshold, 0.01) },
       );
+      backend.throwIfGpuFailed();
       const kept = dets.filter((d) => d.score >= threshold);
       const base = path.basename(file).replace(/\.[^.]+$/, '');
       await fs.writeFile(

@@ -248,6 +248,7 @@ function onCtrlC(log: Log): { readonly requested: () => boolean; dispose(): void
  */
 function runEvaluator(o: {
   detector: SsdDetector;
+  checkDevice: () => void;
   testSet: VocDataset;
   classes: readonly string[];
   config: RunConfig;
@@ -270,6 +271,7 @@ function runEvaluator(o: {
       ...(final ? { draw: config.draw, drawDir: path.join(config.out, 'test-images') } : {}),
     });
     printer.finish();
+    o.checkDevice();
     const seconds = (performance.now() - t0) / 1000;
     await appendJsonl(metricsFile, {
       type: 'eval',
@@ -444,7 +446,13 @@ async function train(
   }
   const engine: GradientEngine =
     workerEngine ??
-    createLocalEngine({ params: net.params, forward: net.forward, preprocess, loss });
+    createLocalEngine({
+      params: net.params,
+      forward: net.forward,
+      preprocess,
+      loss,
+      checkDevice: backend.throwIfGpuFailed,
+    });
 
   const ctrlC = onCtrlC(log);
 
@@ -465,7 +473,16 @@ async function train(
 
   // @ssd/detect on the network being trained: what `loadSsd` on the exported model gives.
   const detector = createDetector(net.model, { anchorConfig: net.anchors, labels: classes });
-  const evaluate = runEvaluator({ detector, testSet, classes, config, hooks, printer, log });
+  const evaluate = runEvaluator({
+    detector,
+    checkDevice: backend.throwIfGpuFailed,
+    testSet,
+    classes,
+    config,
+    hooks,
+    printer,
+    log,
+  });
 
   let loopResult;
   let dataWait = 0;

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { chooseBackend } from '../src/backend';
 import { listCheckpoints } from '../src/checkpoint';
 import { resolveTrainConfig } from '../src/config';
 import { parseCommandLine } from '../src/flags';
@@ -112,5 +113,18 @@ describeOnWebgpu(webgpu, 'train --backend webgpu', () => {
     expect(json[0].detections.length).toBeGreaterThan(0);
     expect(tf.getBackend()).toBe('webgpu');
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('an error the GPU reports on its own stops the command with a GpuError', async () => {
+    const backend = await chooseBackend('webgpu', null, () => undefined);
+    expect(() => backend.throwIfGpuFailed()).not.toThrow();
+    // A pipeline that fails WebGPU validation (AddN binds one storage buffer per
+    // input, WebGPU allows 8): the work is dropped without an exception.
+    const inputs = Array.from({ length: 12 }, (_, i) => tf.scalar(i + 1));
+    const sum = tf.addN(inputs);
+    await sum.data();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    tf.dispose([sum, ...inputs]);
+    expect(() => backend.throwIfGpuFailed()).toThrow(/^webgpu: the GPU reported an error/);
   });
 });

@@ -10,4 +10,4 @@ export type {
 } from './select-backend-types';
 export { registerWasmTrainingKernels } from './wasm-kernels';
 export type { WasmTrainingKernels } from './wasm-kernels';
-export { BackendUnavailableError, TrainerError } from './errors';
+export { BackendUnavailableError, GpuError, TrainerError } from './errors';

@@ -6,6 +6,7 @@ import {
   type ModuleLoader,
   runsInNode,
 } from './select-backend-shared';
+import { GpuError } from './errors';
 import type { GpuAdapterDescription } from './select-backend-types';
 
 export const WEBGPU = '@tensorflow/tfjs-backend-webgpu';
@@ -112,7 +113,11 @@ async function findGpu(
  * tfjs-backend-webgpu's own request) to name it and to keep `auto` off a
  * software one.
  */
-export async function tryWebgpu(load: ModuleLoader, auto: boolean): Promise<Attempt> {
+export async function tryWebgpu(
+  load: ModuleLoader,
+  auto: boolean,
+  onGpuError: (error: GpuError) => void,
+): Promise<Attempt> {
   const skip = (reason: string, pkg = WEBGPU): Attempt => ({
     ok: false,
     skipped: [{ backend: 'webgpu', package: pkg, reason }],
@@ -156,6 +161,7 @@ export async function tryWebgpu(load: ModuleLoader, auto: boolean): Promise<Atte
     failure = `backend failed to initialise: ${describeError(error)}`;
   }
   if (!ready) return skip(failure);
+  watchDevice(onGpuError);
   return {
     ok: true,
     selection: {
@@ -167,6 +173,29 @@ export async function tryWebgpu(load: ModuleLoader, auto: boolean): Promise<Atte
       warnings: description.software ? [softwareWarning('webgpu', description)] : [],
     },
   };
+}
+
+interface GpuDeviceLike {
+  addEventListener?(type: 'uncapturederror', listener: (event: { error?: unknown }) => void): void;
+}
+
+const watchedDevices = new WeakSet<object>();
+let gpuErrorHandler: (error: GpuError) => void = () => undefined;
+
+/**
+ * Routes the device's `uncapturederror` events (which tfjs never sees) to the
+ * `onGpuError` of the latest `selectBackend` call: tfjs keeps one webgpu backend
+ * (one device) per process, so the listener is added once.
+ */
+function watchDevice(onGpuError: (error: GpuError) => void): void {
+  gpuErrorHandler = onGpuError;
+  const { device } = tf.backend() as { device?: GpuDeviceLike };
+  if (device == null || watchedDevices.has(device)) return;
+  watchedDevices.add(device);
+  device.addEventListener?.('uncapturederror', (event) => {
+    const e = event.error as { message?: unknown } | undefined;
+    gpuErrorHandler(new GpuError('webgpu', String(e?.message ?? e ?? 'unknown GPU error')));
+  });
 }
 
 interface WebGlLike {

@@ -1,3 +1,5 @@
+import type { GpuError } from './errors';
+
 /** What `selectBackend` may be asked for. `auto` takes the best one present. */
 export type BackendPreference = 'auto' | 'tensorflow' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
 
@@ -71,4 +73,12 @@ export interface SelectBackendOptions {
    * and for bundlers that need static imports; the default is a dynamic import.
    */
   importModule?: (specifier: string) => Promise<unknown>;
+  /**
+   * Called with each error the WebGPU device reports on its own
+   * (`uncapturederror`: a pipeline that fails validation, memory it cannot
+   * allocate). tfjs does not see them, and the work they hit is dropped
+   * silently, so a trainer should stop on the first. Default: `console.error`
+   * of the first one.
+   */
+  onGpuError?: (error: GpuError) => void;
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { BackendUnavailableError } from './errors';
+import { BackendUnavailableError, type GpuError } from './errors';
 import { tryWebgl, tryWebgpu, WEBGL_INSTALL, WEBGPU_INSTALL } from './select-backend-gpu';
 import {
   type Attempt,
@@ -192,7 +192,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const order = auto ? NAMES : validated(prefer);
   const skipped: SkippedBackend[] = [];
   for (const name of order) {
-    const attempt = await attemptBackend(name, load, auto, options.wasmPaths);
+    const attempt = await attemptBackend(name, load, auto, options);
     if (attempt.ok) return { ...attempt.selection, skipped };
     skipped.push(...attempt.skipped);
   }
@@ -207,20 +207,30 @@ function attemptBackend(
   name: SelectedBackendName,
   load: ModuleLoader,
   auto: boolean,
-  wasmPaths: SelectBackendOptions['wasmPaths'],
+  options: SelectBackendOptions,
 ): Promise<Attempt> {
   switch (name) {
     case 'tensorflow':
       return tryTensorflow(load);
     case 'webgpu':
-      return tryWebgpu(load, auto);
+      return tryWebgpu(load, auto, options.onGpuError ?? reportFirstGpuError());
     case 'webgl':
       return tryWebgl(load, auto);
     case 'wasm':
-      return tryWasm(load, wasmPaths);
+      return tryWasm(load, options.wasmPaths);
     case 'cpu':
       return tryCpu(load);
   }
+}
+
+/** The default `onGpuError`: the first error on the console (the rest follow from it). */
+function reportFirstGpuError(): (error: GpuError) => void {
+  let reported = false;
+  return (error) => {
+    if (reported) return;
+    reported = true;
+    console.error(`@ssd/backend: ${error.message}`);
+  };
 }
 
 function validated(prefer: string): SelectedBackendName[] {

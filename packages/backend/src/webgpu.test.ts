@@ -13,6 +13,7 @@ import {
   testRng,
   webgpuForTests,
 } from '@ssd/testing';
+import { GpuError } from './errors';
 import { selectBackend } from './select-backend';
 
 const webgpu = await webgpuForTests();
@@ -45,6 +46,25 @@ describeOnWebgpu(webgpu, 'selectBackend on a real WebGPU adapter', () => {
     } else {
       expect(auto.backend).toBe('webgpu');
     }
+  });
+
+  it('an error the device reports on its own reaches onGpuError as a GpuError', async () => {
+    const errors: GpuError[] = [];
+    await selectBackend({ prefer: 'webgpu', onGpuError: (e) => errors.push(e) });
+    // Fine: no error, no call.
+    const ok = tf.add(tf.scalar(1), tf.scalar(2));
+    expect(await ok.data()).toEqual(new Float32Array([3]));
+    // webgpu's AddN binds one storage buffer per input; WebGPU allows 8 a stage, so
+    // the pipeline fails validation and the work is dropped without an exception.
+    const inputs = Array.from({ length: 12 }, (_, i) => tf.scalar(i + 1));
+    const sum = tf.addN(inputs);
+    await sum.data();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    tf.dispose([ok, sum, ...inputs]);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors[0]).toBeInstanceOf(GpuError);
+    expect(errors[0]!.backend).toBe('webgpu');
+    expect(errors[0]!.message).toMatch(/^webgpu: the GPU reported an error.*storage buffers/);
   });
 
   it('a conv’s input and kernel gradients equal the cpu backend’s', async () => {
