@@ -60,7 +60,7 @@ class AppOptimizer extends tf.Optimizer {
     }
     this.inner.updates = this.counter.dataSync()[0]!;
     this.inner.applyFlat(gradient, this.learningRate);
-    this.counter.assign(tf.scalar(this.inner.updates));
+    tf.tidy(() => this.counter.assign(tf.scalar(this.inner.updates)));
   }
 
   override getConfig(): tf.serialization.ConfigDict {
