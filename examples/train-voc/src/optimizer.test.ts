@@ -138,8 +138,8 @@ describe('flat parameter groups', () => {
 
   /** The per-parameter Adam the flat one replaces (same ops, same order). */
   function referenceAdam(vars: tf.Variable[], steps: number, lr: number, weightDecay: number) {
-    const m = vars.map((v) => tf.zerosLike(v));
-    const s = vars.map((v) => tf.zerosLike(v));
+    const m: tf.Tensor[] = vars.map((v) => tf.zerosLike(v));
+    const s: tf.Tensor[] = vars.map((v) => tf.zerosLike(v));
     for (let t = 1; t <= steps; t++) {
       const stepSize = (lr * Math.sqrt(1 - 0.999 ** t)) / (1 - 0.9 ** t);
       const grads = gradsAt(vars, t);
