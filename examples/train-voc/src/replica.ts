@@ -27,7 +27,7 @@ class AppOptimizer extends tf.Optimizer {
   skipped = 0;
 
   constructor(
-    private readonly inner: Optimizer & { updates: number },
+    private readonly inner: Optimizer,
     private readonly variables: readonly tf.Variable[],
     /** Scalar copy of `inner.updates`, exposed as a weight so it is saved and restored. */
     readonly counter: tf.Variable,
@@ -52,6 +52,17 @@ class AppOptimizer extends tf.Optimizer {
     this.counter.assign(tf.scalar(this.inner.updates));
   }
 
+  /** The trainer's averaged gradient, every variable's end to end: a few flat ops. */
+  applyFlat(gradient: Float32Array): void {
+    if (!allFinite(gradient)) {
+      this.skipped++;
+      return;
+    }
+    this.inner.updates = this.counter.dataSync()[0]!;
+    this.inner.applyFlat(gradient, this.learningRate);
+    tf.tidy(() => this.counter.assign(tf.scalar(this.inner.updates)));
+  }
+
   override getConfig(): tf.serialization.ConfigDict {
     return {};
   }
@@ -68,10 +79,8 @@ export async function createReplica(options: ReplicaOptions) {
     seed: config.seed,
     heInit: config.backboneWeights === null && config.weights === null && config.init === 'he',
   });
-  const inner = createOptimizer(config.optimizer, net.params, config) as Optimizer & {
-    updates: number;
-  };
-  const slots = innerSlots(inner);
+  const inner = createOptimizer(config.optimizer, net.params, config);
+  const slots = inner.slotVariables();
   const counter = tf.variable(tf.scalar(0), false, 'ssd_train_voc_updates');
   const optimizer = new AppOptimizer(
     inner,
@@ -88,6 +97,10 @@ export async function createReplica(options: ReplicaOptions) {
       ],
     },
     optimizer,
+    applyFlatGradients(gradient: Float32Array, learningRate: number | undefined) {
+      if (learningRate != null) optimizer.learningRate = learningRate;
+      optimizer.applyFlat(gradient);
+    },
     /** `batch.images` `[rows, H, W, 3]` float32 RGB 0–255 (workers.ts sends it so). */
     loss(batch: Record<string, tf.Tensor>) {
       const x = preprocess(batch.images! as tf.Tensor4D);
@@ -108,7 +121,9 @@ export async function createReplica(options: ReplicaOptions) {
   };
 }
 
-/** The optimizer's slot variables, in its `getState` order. */
-function innerSlots(inner: Optimizer): tf.Variable[] {
-  return (inner as unknown as { slots: tf.Variable[][] }).slots.flat();
+/** Whether every value is finite (x·0 is NaN for ±∞ and NaN, else ±0). */
+function allFinite(values: Float32Array): boolean {
+  let probe = 0;
+  for (let i = 0; i < values.length; i++) probe += values[i]! * 0;
+  return probe === 0;
 }

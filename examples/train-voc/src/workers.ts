@@ -71,19 +71,18 @@ export async function createWorkerEngine(options: {
           w.variable.assign(tf.tensor(src.data, w.variable.shape, 'float32'));
         });
       });
-      const state = await optimizer.getState();
-      const counter = weights[weights.length - 1]!.data[0]!;
-      optimizer.setState({
-        ...state,
-        updates: counter,
-        slots: state.slots.map((slot, k) => ({
-          ...slot,
-          values: Float32Array.from(weights[modelCount + k]!.data),
-        })),
+      // The replicas expose the optimizer's flat slot buffers after the model's weights.
+      tf.tidy(() => {
+        optimizer.slotVariables().forEach((v, k) => {
+          v.assign(tf.tensor(weights[modelCount + k]!.data, v.shape, 'float32'));
+        });
       });
+      optimizer.updates = weights[weights.length - 1]!.data[0]!;
     },
     async push() {
-      const state = await optimizer.getState();
+      const slots = await Promise.all(
+        optimizer.slotVariables().map(async (v) => (await v.data()) as Float32Array),
+      );
       const model = await Promise.all(
         net.weights.map(async (w) => ({
           name: w.name,
@@ -94,8 +93,8 @@ export async function createWorkerEngine(options: {
       const current = await trainer.getWeights();
       await trainer.setWeights([
         ...model.map((m, i) => ({ ...current[i]!, data: m.data })),
-        ...state.slots.map((slot, k) => ({ ...current[modelCount + k]!, data: slot.values })),
-        { ...current[current.length - 1]!, data: Float32Array.of(state.updates) },
+        ...slots.map((data, k) => ({ ...current[modelCount + k]!, data })),
+        { ...current[current.length - 1]!, data: Float32Array.of(optimizer.updates) },
       ]);
     },
     async dispose() {

@@ -26,10 +26,16 @@ function makeBatch(rng: () => number, rows: number): TrainingBatch {
   };
 }
 
-async function train(workers: number, normalized: boolean, steps: number, backend?: 'current') {
+async function train(
+  workers: number,
+  normalized: boolean,
+  steps: number,
+  backend?: 'current',
+  flat = false,
+) {
   const trainer = await createDataParallelTrainer({
     replicaModule,
-    replicaOptions: { normalized },
+    replicaOptions: { normalized, flat },
     workers,
     ...(backend ? { backend } : {}),
   });
@@ -78,6 +84,15 @@ describe('createDataParallelTrainer', () => {
       expect(one.losses.every(Number.isFinite)).toBe(true);
     },
   );
+
+  it('hands a replica with applyFlatGradients the averaged gradient as one array', async () => {
+    const perTensor = await train(2, true, 3);
+    // The fixture's flat replica throws if the trainer calls its optimizer instead.
+    const flat = await train(2, true, 3, undefined, true);
+    expect(maxDifference(flat.replicas[0]!, perTensor.replicas[0]!)).toBe(0);
+    expect(maxDifference(flat.replicas[0]!, flat.replicas[1]!)).toBe(0);
+    expect(flat.losses).toEqual(perTensor.losses);
+  });
 
   it('workers: 0 runs the replica in this thread with the same results', async () => {
     const two = await train(2, true, 3);

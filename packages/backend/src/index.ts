@@ -8,6 +8,8 @@ export type {
   SelectedBackendName,
   SkippedBackend,
 } from './select-backend-types';
+export { releaseBackwardMemory } from './backward-memory';
+export type { BackwardMemoryRelease } from './backward-memory';
 export { registerWasmTrainingKernels } from './wasm-kernels';
 export type { WasmTrainingKernels } from './wasm-kernels';
 export { BackendUnavailableError, GpuError, TrainerError } from './errors';

@@ -34,6 +34,16 @@ export interface Replica {
   /** Built in every worker; each applies the same averaged gradients. */
   optimizer: tf.Optimizer;
   /**
+   * Optional: applies the averaged gradient as the trainer holds it, one flat
+   * array, instead of `optimizer.applyGradients` on one tensor per variable. An
+   * optimizer over flat buffers then updates every variable in a few ops.
+   * @param gradient `[numParameters]`: every trainable variable's gradient end to
+   *   end, in variable order; a view of the trainer's shared buffer, valid only
+   *   during the call (copy what you keep).
+   * @param learningRate This step's rate, or undefined to keep the current one.
+   */
+  applyFlatGradients?(gradient: Float32Array, learningRate: number | undefined): void;
+  /**
    * Forward pass and loss on this worker's slice of the batch, run under the
    * gradient tape. `batch` has the trainer's arrays as tensors of their `dtype`
    * (default: Float32Array → float32, Int32Array/Uint8Array → int32), first

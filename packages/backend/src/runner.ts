@@ -92,6 +92,10 @@ export async function createReplicaRunner(init: WorkerInit): Promise<{
 
   const apply = (learningRate: number | undefined) => {
     if (average == null) throw new Error('apply before buffers');
+    if (replica.applyFlatGradients != null) {
+      replica.applyFlatGradients(average, learningRate);
+      return;
+    }
     if (learningRate != null) setLearningRate(replica.optimizer, learningRate);
     const avg = average;
     tf.tidy(() => {

@@ -4,6 +4,7 @@
  * applies the averaged gradients the main thread leaves in another.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { releaseBackwardMemory } from './backward-memory';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol';
 import { createReplicaRunner } from './runner';
 
@@ -18,6 +19,10 @@ function fail(error: unknown): void {
     stack: e?.stack,
   } satisfies FromWorker);
 }
+
+// This thread's engine serves only the replica: its backward passes free each op's
+// saved tensors as they go, which lowers the step's peak (the wasm heap never shrinks).
+releaseBackwardMemory();
 
 createReplicaRunner(workerData as WorkerInit).then(({ ready, handle }) => {
   // The trainer sends one message at a time and waits for its reply.
