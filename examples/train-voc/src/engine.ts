@@ -58,7 +58,12 @@ export function createLocalEngine(o: LocalEngineOptions): GradientEngine {
           value,
           localization: localization!,
           confidence: confidence!,
-          gradNormSq: tf.addN(list.map((g) => tf.sum(tf.square(g)))) as tf.Scalar,
+          // A left fold of adds, not tf.addN: webgpu's AddN binds every input as a
+          // storage buffer, and WebGPU allows 8 per shader stage (the pipeline fails
+          // with the ~70 parameters). Same order, so the same sum as addN on cpu/wasm.
+          gradNormSq: list
+            .map((g) => tf.sum(tf.square(g)))
+            .reduce((sum, s) => tf.add(sum, s)) as tf.Scalar,
           grads: list,
         };
       });

@@ -7,7 +7,11 @@ import {
   loadTorchvisionWeights,
   preprocess,
 } from '@ssd/vgg-ssd';
-import { copyDetectorWeights, loadTorchvisionDetector, type WeightTransfer } from '@ssd/vgg-ssd';
+import {
+  copyDetectorWeightsAsync,
+  loadTorchvisionDetector,
+  type WeightTransfer,
+} from '@ssd/vgg-ssd';
 import { loadKerasVgg16Weights, loadSsdModel, readSafetensorsFile } from '@ssd/vgg-ssd/node';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -129,7 +133,10 @@ export async function loadDetectorWeights(net: Network, file: string): Promise<W
   }
   const saved = await loadSsdModel(file);
   try {
-    return copyDetectorWeights(saved, net.model, { source: file, classHeads: 'skip-if-mismatch' });
+    return await copyDetectorWeightsAsync(saved, net.model, {
+      source: file,
+      classHeads: 'skip-if-mismatch',
+    });
   } finally {
     saved.dispose();
   }

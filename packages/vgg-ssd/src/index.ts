@@ -18,6 +18,7 @@ export type { SsdMetadata, SsdPreprocessing } from './metadata';
 export {
   WeightImportError,
   copyDetectorWeights,
+  copyDetectorWeightsAsync,
   loadKerasVgg16Weights,
   loadTorchvisionDetector,
   loadTorchvisionWeights,
@@ -25,6 +26,7 @@ export {
 } from './weights';
 export type {
   ClassHeadPolicy,
+  CopyDetectorWeightsOptions,
   SafetensorsEntry,
   TorchTensors,
   TorchvisionImportOptions,

@@ -9,6 +9,7 @@ import { SSD300_VOC, SSD512_VOC } from '@ssd/anchors';
 import {
   WeightImportError,
   copyDetectorWeights,
+  copyDetectorWeightsAsync,
   loadTorchvisionDetector,
   loadTorchvisionWeights,
   parseSafetensors,
@@ -429,5 +430,35 @@ describe('copyDetectorWeights', () => {
       WeightImportError,
     );
     [from, to, wider].forEach((m) => m.dispose());
+  });
+});
+
+describe('copyDetectorWeightsAsync', () => {
+  it('copies as copyDetectorWeights does, reading the values asynchronously, and refuses a non-finite weight', async () => {
+    const from = narrowSsd({ numClasses: 5, seed: 1 });
+    const sync = narrowSsd({ numClasses: 3, seed: 2 });
+    const to = narrowSsd({ numClasses: 3, seed: 2 });
+    const options = { source: 'model/', classHeads: 'skip-if-mismatch' } as const;
+    const before = tf.memory().numTensors;
+    const result = await copyDetectorWeightsAsync(from, to, options);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(result).toEqual(copyDetectorWeights(from, sync, options));
+    for (const layer of ['block1_conv1', 'fc6', 'loc_3', 'conv4_3_norm', 'conf_0']) {
+      expect(kernelOf(to, layer)).toEqual(kernelOf(sync, layer));
+    }
+    expect(kernelOf(to, 'fc6')).toEqual(kernelOf(from, 'fc6'));
+    await expect(copyDetectorWeightsAsync(from, to, { source: 'model/' })).rejects.toThrow(
+      /^model\/: conf_0\/kernel: shape \[3, 3, \d+, 20\] does not fit/,
+    );
+    const layer = from.getLayer('block2_conv1');
+    const [kernel, bias] = layer.getWeights();
+    tf.tidy(() => layer.setWeights([kernel!, tf.fill(bias!.shape, NaN)]));
+    const untouched = kernelOf(to, 'block1_conv1');
+    await expect(copyDetectorWeightsAsync(from, to, options)).rejects.toThrow(
+      /^model\/: block2_conv1\/bias: holds NaN at index 0 of/,
+    );
+    expect(kernelOf(to, 'block1_conv1')).toEqual(untouched); // nothing written
+    expect(tf.memory().numTensors).toBe(before);
+    [from, sync, to].forEach((m) => m.dispose());
   });
 });

@@ -435,12 +435,49 @@ export function loadTorchvisionDetector(
  * both have the same layers and every shape matches (errors name the layer and
  * weight). With `classHeads: 'skip-if-mismatch'`, class heads (`conf_*`) whose
  * output channels (class count) differ are left as `to` has them.
- * Nothing is written unless everything else fits.
+ * Nothing is written unless everything else fits. Reads `from`'s values
+ * synchronously, which webgpu in Node cannot do: there, use
+ * {@link copyDetectorWeightsAsync}.
  */
 export function copyDetectorWeights(
   from: tfl.LayersModel,
   to: tfl.LayersModel,
-  options: { source?: string; classHeads?: ClassHeadPolicy } = {},
+  options: CopyDetectorWeightsOptions = {},
+): WeightTransfer {
+  return copyValidated(from, to, options, (tensor) => tensor.dataSync());
+}
+
+/**
+ * {@link copyDetectorWeights} that reads `from`'s values with `await data()`
+ * first, so it runs on every backend (webgpu included).
+ */
+export async function copyDetectorWeightsAsync(
+  from: tfl.LayersModel,
+  to: tfl.LayersModel,
+  options: CopyDetectorWeightsOptions = {},
+): Promise<WeightTransfer> {
+  // A layer's `getWeights()` returns its variables themselves, so their ids key the values.
+  const read = await Promise.all(
+    from.weights.map(async (w) => {
+      const tensor = w.read();
+      return [tensor.id, await tensor.data()] as const;
+    }),
+  );
+  const values = new Map<number, tf.TypedArray>(read);
+  return copyValidated(from, to, options, (tensor) => values.get(tensor.id)!);
+}
+
+export interface CopyDetectorWeightsOptions {
+  /** Names the source in errors (default `model`). */
+  source?: string;
+  classHeads?: ClassHeadPolicy;
+}
+
+function copyValidated(
+  from: tfl.LayersModel,
+  to: tfl.LayersModel,
+  options: CopyDetectorWeightsOptions,
+  valuesOf: (tensor: tf.Tensor) => tf.TypedArray,
 ): WeightTransfer {
   const source = options.source ?? 'model';
   const withWeights = (m: tfl.LayersModel) => m.layers.filter((l) => l.weights.length > 0);
@@ -494,7 +531,7 @@ export function copyDetectorWeights(
             `shape [${tensor.shape.join(', ')}] does not fit the model, which needs [${want[i]!.shape.join(', ')}]`,
           );
         }
-        const values = tensor.dataSync();
+        const values = valuesOf(tensor);
         const bad = firstNonFinite(values);
         if (bad >= 0) throw new WeightImportError(source, name, describeNonFinite(values, bad));
       });
@@ -572,7 +609,10 @@ export async function importKerasVgg16Weights(
     for (const [layerName] of VGG_FEATURES) {
       const layer = model.getLayer(layerName);
       const current = layer.getWeights();
-      const weights = ['kernel', 'bias'].map((kind, i) => {
+      const weights: tf.Tensor[] = [];
+      // Listed before they are made, so a failure frees the copies already made.
+      updates.push([layer, weights]);
+      for (const [i, kind] of ['kernel', 'bias'].entries()) {
         const key = `${layerName}/${kind}`;
         const tensor = byName.get(key);
         if (!tensor) throw new WeightImportError(dir, key, 'missing');
@@ -587,14 +627,15 @@ export async function importKerasVgg16Weights(
             `shape [${tensor.shape.join(', ')}] does not fit the model, which needs [${shape.join(', ')}]`,
           );
         }
-        const values = tensor.dataSync();
+        const values = await tensor.data();
         const bad = firstNonFinite(values);
         if (bad >= 0) throw new WeightImportError(dir, key, describeNonFinite(values, bad));
-        return layerName === 'block1_conv1' && kind === 'kernel'
-          ? tf.reverse(tensor, 2)
-          : tf.clone(tensor);
-      });
-      updates.push([layer, weights]);
+        weights.push(
+          layerName === 'block1_conv1' && kind === 'kernel'
+            ? tf.reverse(tensor, 2)
+            : tf.clone(tensor),
+        );
+      }
     }
     for (const [layer, weights] of updates) layer.setWeights(weights);
   } finally {
