@@ -14,7 +14,7 @@ import {
 } from '@ssd/vgg-ssd';
 import { loadKerasVgg16Weights, loadSsdModel, readSafetensorsFile } from '@ssd/vgg-ssd/node';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { PresetName } from './config';
 import { paramsFromVariables, type TrainableParam } from './optimizer';

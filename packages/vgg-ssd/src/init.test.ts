@@ -46,12 +46,13 @@ describe('heInitialise', () => {
     await expectNoTensorLeak(() => heInitialise(a, { seed: 9 }));
     heInitialise(b, { seed: 9, heads: true });
     for (const [i, w] of kernels(a).entries()) {
-      const values = await w.read().data();
+      const values = (await w.read().data()) as Float32Array;
       const [kh, kw, cin] = w.shape as number[];
       if (HEAD.test(w.originalName.split('/')[0]!)) continue;
       const std = Math.sqrt(values.reduce((s, v) => s + v * v, 0) / values.length);
-      if (values.length >= 500)
+      if (values.length >= 500) {
         expect(std / Math.sqrt(2 / (kh! * kw! * cin!)), w.name).toBeCloseTo(1, 0);
+      }
       // Same seed, same draws (the heads come after the backbone in network order).
       expect(Array.from(await kernels(b)[i]!.read().data()), w.originalName).toEqual(
         Array.from(values),
