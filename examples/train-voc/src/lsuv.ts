@@ -1,60 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import { model as tflModel } from '@tensorflow/tfjs-layers';
+import { lsuvInitialise } from '@ssd/vgg-ssd';
 import type { VocDataset } from '@ssd/voc/node';
 import sharp from 'sharp';
 import type { RunConfig } from './config';
-import { heInitialise, preprocess, type Network } from './network';
-
-/** A layer's convolution kernel (rank 4), if it has one. */
-function kernelOf(layer: tfl.layers.Layer): tfl.LayerVariable | undefined {
-  return layer.weights.find((w) => w.shape.length === 4 && w.originalName.endsWith('kernel'));
-}
-
-/**
- * Layer-sequential unit-variance initialisation (LSUV; Mishkin & Matas, "All you
- * need is a good init", ICLR 2016), for training from scratch without batch
- * norm. Starting from He-normal kernels (`heInitialise`, heads included), each
- * convolution in network order is rescaled so that its output on `images`
- * (preprocessed, `[batch, size, size, 3]`) has the RMS of a unit-variance
- * pre-activation: √½ after a ReLU, 1 for the linear `loc_*` / `conf_*` heads.
- * Biases are zero, so one pass per layer is exact (ReLU is positively
- * homogeneous). Returns each layer's scale factor. Reads each RMS with
- * `await data()` (webgpu in Node has no synchronous read).
- *
- * Why: the inputs are 0–255 minus the mean (std ≈ 60, as the pretrained VGG16
- * expects), so without this every activation and logit starts ~60× too large
- * (a first loss of ~45 instead of ~8) and Adam spends its first hundreds of
- * steps undoing that.
- */
-export async function lsuvInitialise(
-  model: tfl.LayersModel,
-  images: tf.Tensor4D,
-  seed: number,
-): Promise<Array<{ layer: string; scale: number }>> {
-  heInitialise(model, seed, { heads: true });
-  const scales: Array<{ layer: string; scale: number }> = [];
-  for (const layer of model.layers) {
-    const kernel = kernelOf(layer);
-    if (kernel === undefined) continue;
-    const target = /^(loc|conf)_\d+$/.test(layer.name) ? 1 : Math.SQRT1_2;
-    // A view of the model up to this layer (shares its weights; owns no tensors).
-    const probe = tflModel({ inputs: model.inputs, outputs: layer.output as tfl.SymbolicTensor });
-    const rmsTensor = tf.tidy(() => {
-      const y = probe.apply(images, { training: false }) as tf.Tensor;
-      return tf.sqrt(tf.mean(tf.square(y)));
-    });
-    const rms = (await rmsTensor.data())[0]!;
-    rmsTensor.dispose();
-    // A layer dead on this batch (all-zero output) keeps its He scale.
-    const scale = rms > 0 && Number.isFinite(rms) ? target / rms : 1;
-    tf.tidy(() => {
-      kernel.write(tf.mul(kernel.read(), scale));
-    });
-    scales.push({ layer: layer.name, scale });
-  }
-  return scales;
-}
+import { preprocess, type Network } from './network';
 
 /**
  * Stretches packed RGB to `size×size` with sharp's linear kernel, as float32 0–255.
@@ -82,7 +31,11 @@ async function resizeRgb(
 /** Images LSUV initialisation looks at: spread over the training set, resized, no augmentation. */
 const LSUV_IMAGES = 16;
 
-/** `--init lsuv`: LSUV on `LSUV_IMAGES` training images spread over the set. */
+/**
+ * `--init lsuv`: `@ssd/vgg-ssd`'s `lsuvInitialise` (He-normal kernels, then each
+ * convolution rescaled to a unit-variance pre-activation) on `LSUV_IMAGES` training
+ * images spread over the set.
+ */
 export async function lsuvFromTrainingImages(
   net: Network,
   trainSet: VocDataset,
@@ -99,7 +52,7 @@ export async function lsuvFromTrainingImages(
   }
   const images = tf.tidy(() => preprocess(tf.tensor4d(pixels, [count, s, s, 3])));
   try {
-    const scales = await lsuvInitialise(net.model, images, config.seed);
+    const scales = await lsuvInitialise(net.model, images, { seed: config.seed });
     log(
       `Init: LSUV on ${count} training images, ${scales.length} convolutions rescaled ` +
         `(${(performance.now() - t0).toFixed(0)} ms).`,

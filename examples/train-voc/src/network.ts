@@ -1,9 +1,9 @@
-import { SeededRng, mixSeed } from '@ssd/random';
 import { SSD300_VOC, SSD512_VOC, generateAnchorsPacked, type AnchorConfig } from '@ssd/anchors';
 import {
   anchorConfigForInputSize,
   anchorConfigForModel,
   createSsdVgg16,
+  heInitialise,
   loadTorchvisionWeights,
   preprocess,
 } from '@ssd/vgg-ssd';
@@ -14,7 +14,7 @@ import {
 } from '@ssd/vgg-ssd';
 import { loadKerasVgg16Weights, loadSsdModel, readSafetensorsFile } from '@ssd/vgg-ssd/node';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { PresetName } from './config';
 import { paramsFromVariables, type TrainableParam } from './optimizer';
@@ -58,40 +58,8 @@ export interface NetworkOptions {
   /** `createSsdVgg16`'s `inputScale` (1 = none). */
   readonly inputScale: number;
   readonly seed: number;
-  /** Re-initialise backbone and extra convs with He-normal (from-scratch training). */
+  /** Re-initialise backbone and extra convs with He-normal (`@ssd/vgg-ssd`'s `heInitialise`; from-scratch training). */
   readonly heInit: boolean;
-}
-
-/**
- * He-normal (fan-in) for every conv kernel except the heads (`loc_*`, `conf_*`):
- * a 15-layer ReLU stack without batch norm loses signal under Glorot, which is
- * fine with an ImageNet backbone (the paper) but slow from scratch.
- */
-export function heInitialise(
-  model: tfl.LayersModel,
-  seed: number,
-  options: { heads?: boolean } = {},
-): void {
-  const rng = new SeededRng(mixSeed(seed, 0x4e));
-  const normal = (): number => {
-    const u = Math.max(rng.next(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-  };
-  for (const layer of model.layers) {
-    if (!options.heads && /^(loc|conf)_\d+$/.test(layer.name)) continue;
-    for (const w of layer.weights) {
-      const shape = w.shape as number[];
-      // originalName: `name` gets a `_1` suffix in the second model built in a process.
-      if (shape.length !== 4 || !w.originalName.endsWith('kernel')) continue;
-      const fanIn = (shape[0] ?? 1) * (shape[1] ?? 1) * (shape[2] ?? 1);
-      const std = Math.sqrt(2 / fanIn);
-      const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      for (let i = 0; i < values.length; i++) values[i] = normal() * std;
-      const t = tf.tensor(values, shape, 'float32');
-      w.write(t);
-      t.dispose();
-    }
-  }
 }
 
 export function buildNetwork(o: NetworkOptions): Network {
@@ -104,7 +72,7 @@ export function buildNetwork(o: NetworkOptions): Network {
     inputSize: o.inputSize,
     seed: o.seed,
   });
-  if (o.heInit) heInitialise(model, o.seed);
+  if (o.heInit) heInitialise(model, { seed: o.seed });
   const anchors = anchorConfigForModel(model, preset);
   const anchorsPacked = generateAnchorsPacked(anchors);
   const weights = model.weights.map((w) => ({

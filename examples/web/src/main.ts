@@ -4,6 +4,7 @@ import { isWebBackend, startBackend, type WebBackend } from './backend';
 import { DetectPage } from './detect-page';
 import type { StageTimes } from './detection-run';
 import { TrainPage } from './train-page';
+import type { BrowserTrainOptions } from './training';
 
 /**
  * What a test (or the console) drives the page with. `?backend=` picks the
@@ -20,8 +21,13 @@ export interface SsdApp {
   detect(imageUrl: string, options?: DetectOptions): Promise<Detection[]>;
   /** Milliseconds per stage of the last detection (preprocess, forward, postprocess). */
   lastTimes(): StageTimes | null;
-  /** Trains `steps` more steps of the Train page's run; the total loss of each. */
-  train(options: { steps: number }): Promise<number[]>;
+  /**
+   * Trains `steps` more steps of the Train page's run; the total loss of each.
+   * `options` (the form's fields) start a new run with them.
+   */
+  train(o: { steps: number; options?: Partial<BrowserTrainOptions> }): Promise<number[]>;
+  /** The options of the Train page's run (the form's, before a run starts). */
+  trainOptions(): BrowserTrainOptions;
   /** VOC07 mAP@0.5 of the trained model on the held-out images (and drawn). */
   evaluate(): Promise<number | null>;
   /** The trained model's files, as the download gives them (weights in base64). */
@@ -102,7 +108,11 @@ function main(): void {
     device: '',
     detect: (imageUrl, options) => detectPage.openImage(imageUrl, options),
     lastTimes: () => detectPage.lastTimes,
-    train: async ({ steps }) => (await trainPage.train(steps)).map((l) => l.total),
+    train: async ({ steps, options }) => {
+      if (options) trainPage.setOptions(options);
+      return (await trainPage.train(steps)).map((l) => l.total);
+    },
+    trainOptions: () => trainPage.options(),
     evaluate: () => trainPage.evaluate(),
     exportModel: async () => {
       const { modelJson, weights } = await trainPage.modelFiles();

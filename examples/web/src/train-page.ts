@@ -42,14 +42,26 @@ export class TrainPage {
       // New options: the next Train starts a new run.
       if (!this.running) this.reset();
     };
+    this.setOptions(BROWSER_TRAIN_DEFAULTS);
     drawLossChart($<HTMLCanvasElement>('loss-chart'), []);
+  }
+
+  /** Sets the form's fields (the next Train starts a new run with them). */
+  setOptions(options: Partial<BrowserTrainOptions>): void {
+    if (this.running) throw new Error('training: stop first');
+    for (const [key, value] of Object.entries(options)) {
+      this.form.querySelector<HTMLInputElement>(`[name="${key}"]`)!.value = String(value);
+    }
+    this.reset();
   }
 
   private field(name: string): number {
     return Number(this.form.querySelector<HTMLInputElement>(`[name="${name}"]`)!.value);
   }
 
-  private options(): BrowserTrainOptions {
+  /** The run's options: the trainer's, or the form's before a run starts. */
+  options(): BrowserTrainOptions {
+    if (this.trainer) return { ...this.trainer.options };
     const o: BrowserTrainOptions = { ...BROWSER_TRAIN_DEFAULTS };
     for (const key of Object.keys(o) as (keyof BrowserTrainOptions)[]) o[key] = this.field(key);
     return o;
@@ -64,23 +76,29 @@ export class TrainPage {
   }
 
   /**
-   * Trains `steps` more steps (the form's when not given); a stopped run goes on
-   * from where it stopped. Returns the losses of these steps.
+   * Trains `steps` more steps (when not given: to the end of the run, the form's
+   * Steps); a stopped run goes on from where it stopped. A new run starts with the
+   * LSUV initialisation. Returns the losses of these steps.
    */
-  async train(steps = this.field('steps')): Promise<StepLoss[]> {
+  async train(requested?: number): Promise<StepLoss[]> {
     if (this.running) throw new Error('already training');
     this.running = true;
     this.stopRequested = false;
-    this.trainer ??= new BrowserTrainer(this.options());
-    const trainer = this.trainer;
     this.setButtons();
     const status = $<HTMLParagraphElement>('train-status');
     const progress = $<HTMLProgressElement>('train-progress');
     const chart = $<HTMLCanvasElement>('loss-chart');
-    const first = trainer.step;
-    const recent: number[] = [];
-    status.textContent = `generating images and starting at step ${first} …`;
     try {
+      if (!this.trainer) {
+        status.textContent = 'building the network, LSUV initialisation on 16 images …';
+        this.trainer = await BrowserTrainer.create(this.options());
+      }
+      const trainer = this.trainer;
+      const remaining = trainer.options.steps - trainer.step;
+      const steps = requested ?? (remaining > 0 ? remaining : trainer.options.steps);
+      const first = trainer.step;
+      const recent: number[] = [];
+      status.textContent = `generating images and starting at step ${first} …`;
       const losses = await trainer.train({
         steps,
         shouldStop: () => this.stopRequested,
@@ -93,6 +111,7 @@ export class TrainPage {
           progress.value = done / steps;
           status.textContent =
             `step ${loss.step} (${done}/${steps}) · loss ${loss.total.toFixed(3)} · ` +
+            `lr ${loss.learningRate.toPrecision(2)} · ` +
             `${(msPerStep / 1000).toFixed(2)} s/step · ETA ${formatDuration(((steps - done) * msPerStep) / 1000)}`;
           drawLossChart(chart, this.losses);
           // Let the page paint between steps.

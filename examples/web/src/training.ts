@@ -1,6 +1,6 @@
 import { SSD300_VOC, generateAnchorsPacked, type AnchorConfig } from '@ssd/anchors';
 import { ssdTrainAugmentation } from '@ssd/augment';
-import { createDetector, type Detection, type SsdDetector } from '@ssd/detect';
+import { createDetector, resizeToInput, type Detection, type SsdDetector } from '@ssd/detect';
 import type { Sample } from '@ssd/geometry';
 import { createLoader, disposeBatch, type Loader, type TensorBatch } from '@ssd/loader';
 import { multiboxLoss } from '@ssd/loss';
@@ -10,6 +10,7 @@ import { evaluateDetections, type EvaluationResult } from '@ssd/metrics';
 import {
   anchorConfigForModel,
   createSsdVgg16,
+  lsuvInitialise,
   preprocess,
   saveSsdModel,
   type SsdMetadata,
@@ -19,13 +20,15 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 
 /** The knobs of an in-page training run (the Train page's form). */
 export interface BrowserTrainOptions {
-  /** Side of the square network input: the `shapes` preset's 128, or 96 for speed. */
+  /** Side of the square network input (the `shapes` preset, `npm start`: 128). */
   inputSize: number;
   /** `createSsdVgg16`'s width multiplier (`npm start`: 1/8). */
   widthMultiplier: number;
   batchSize: number;
-  /** Adam's learning rate. */
+  /** Adam's learning rate after the warm-up and before the first drop (`npm start`: 2e-3). */
   learningRate: number;
+  /** Length of the run: the learning rate drops ×0.1 at 86 % and 96 % of it. */
+  steps: number;
   /** Generated training images (indices 0 … trainImages − 1). */
   trainImages: number;
   /** Held-out images (the next `testImages` indices), never trained on. */
@@ -34,16 +37,58 @@ export interface BrowserTrainOptions {
   seed: number;
 }
 
-/** Small enough to train in minutes on a CPU backend. */
+/**
+ * The `shapes` recipe of `npm start` (examples/train-voc `SHAPES_RECIPE`: width 1/8,
+ * 128 px, Adam at 2e-3 with weight decay 5e-4, 30 warm-up steps, ×0.1 at 1380 and
+ * 1540 of 1600) on a run short enough for a CPU backend in a browser: batch 8 (not
+ * 16), 800 steps, 1 024 images. See examples/web/README.md for what it reaches and
+ * how fast.
+ */
 export const BROWSER_TRAIN_DEFAULTS: Readonly<BrowserTrainOptions> = Object.freeze({
-  inputSize: 96,
-  widthMultiplier: 1 / 16,
+  inputSize: 128,
+  widthMultiplier: 1 / 8,
   batchSize: 8,
-  learningRate: 1e-3,
-  trainImages: 256,
-  testImages: 32,
+  learningRate: 2e-3,
+  steps: 800,
+  trainImages: 1024,
+  testImages: 64,
   seed: 1,
 });
+
+/** The rest of `npm start`'s recipe, fixed here. */
+const RECIPE = Object.freeze({
+  inputScale: 1 / 58,
+  /** L2 weight decay on conv kernels (not on biases or the L2Norm scale), as the app's Adam. */
+  weightDecay: 5e-4,
+  warmupSteps: 30,
+  /** The warm-up starts at this fraction of the rate. */
+  warmupFactor: 1 / 3,
+  /** Where the rate drops, as fractions of the run (1380 and 1540 of 1600). */
+  drops: [1380 / 1600, 1540 / 1600],
+  gamma: 0.1,
+  /** Training images LSUV initialisation looks at, spread over the set. */
+  lsuvImages: 16,
+});
+
+/**
+ * The learning rate of 0-based `step` in a run of `steps`: linear warm-up from
+ * `warmupFactor·base`, then ×`gamma` at each drop.
+ */
+export function learningRateAt(step: number, o: { learningRate: number; steps: number }): number {
+  let lr = o.learningRate;
+  for (const drop of RECIPE.drops) if (step >= Math.round(drop * o.steps)) lr *= RECIPE.gamma;
+  if (step < RECIPE.warmupSteps) {
+    lr *= RECIPE.warmupFactor + ((1 - RECIPE.warmupFactor) * step) / RECIPE.warmupSteps;
+  }
+  return lr;
+}
+
+/** tfjs' Adam with a learning rate set before each update (the schedule). */
+class ScheduledAdam extends tf.AdamOptimizer {
+  setLearningRate(lr: number): void {
+    this.learningRate = lr;
+  }
+}
 
 /** Generated images: smaller than `npm start`'s (240–500 px) so the page renders them fast. */
 const IMAGE_SIDES = { minSide: 128, maxSide: 224 } as const;
@@ -54,6 +99,8 @@ export interface StepLoss {
   total: number;
   localization: number;
   confidence: number;
+  /** The learning rate of this update. */
+  learningRate: number;
   milliseconds: number;
 }
 
@@ -74,33 +121,29 @@ export function shapesSample(seed: number, index: number): Sample {
 }
 
 /**
- * The `shapes` preset trained in the page: the VGG16-SSD of `npm start` (SSD300's
- * anchors on the real feature maps, input scale 1/58) at a reduced width, on
- * images generated in the browser, with `@ssd/augment`'s light pipeline,
- * `@ssd/matcher`'s targets, `@ssd/loader`'s seeded batches and `@ssd/loss`'s
- * MultiBox loss, updated by tfjs' Adam. `train` can stop and go on: the loader's
- * batches are a pure function of the step.
+ * The `shapes` preset trained in the page with `npm start`'s recipe: the VGG16-SSD
+ * (SSD300's anchors on the real feature maps, input scale 1/58) initialised by LSUV
+ * on a few training images, on images generated in the browser, with `@ssd/augment`'s
+ * light pipeline, `@ssd/matcher`'s targets, `@ssd/loader`'s seeded batches and
+ * `@ssd/loss`'s MultiBox loss, updated by Adam (weight decay on the kernels) on a
+ * warm-up and step schedule. `train` can stop and go on: the loader's batches are a
+ * pure function of the step.
  */
 export class BrowserTrainer {
-  readonly model: tfl.LayersModel;
-  readonly anchorConfig: AnchorConfig;
   private readonly loader: Loader<TensorBatch>;
-  private readonly optimizer: tf.AdamOptimizer;
+  private readonly optimizer = new ScheduledAdam(RECIPE.warmupFactor, 0.9, 0.999, 1e-8);
   private readonly variables: tf.Variable[];
+  /** Whether each variable gets weight decay (conv kernels: rank 4). */
+  private readonly decays: boolean[];
   private stepsDone = 0;
 
-  constructor(readonly options: BrowserTrainOptions) {
+  private constructor(
+    readonly options: BrowserTrainOptions,
+    readonly model: tfl.LayersModel,
+    readonly anchorConfig: AnchorConfig,
+  ) {
     const numClasses = SHAPES_CLASSES.length + 1;
-    this.model = createSsdVgg16({
-      numClasses,
-      preset: SSD300_VOC,
-      widthMultiplier: options.widthMultiplier,
-      inputSize: options.inputSize,
-      inputScale: 1 / 58,
-      seed: options.seed,
-    });
-    this.anchorConfig = anchorConfigForModel(this.model, SSD300_VOC);
-    const anchorsPacked = generateAnchorsPacked(this.anchorConfig);
+    const anchorsPacked = generateAnchorsPacked(anchorConfig);
     this.loader = createLoader(
       {
         size: options.trainImages,
@@ -120,8 +163,51 @@ export class BrowserTrainer {
         preprocess,
       },
     );
-    this.optimizer = tf.train.adam(options.learningRate);
-    this.variables = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.decays = this.variables.map((v) => v.shape.length >= 2);
+  }
+
+  /** A new run: the network built and LSUV-initialised on `RECIPE.lsuvImages` training images. */
+  static async create(options: BrowserTrainOptions): Promise<BrowserTrainer> {
+    const model = createSsdVgg16({
+      numClasses: SHAPES_CLASSES.length + 1,
+      preset: SSD300_VOC,
+      widthMultiplier: options.widthMultiplier,
+      inputSize: options.inputSize,
+      inputScale: RECIPE.inputScale,
+      seed: options.seed,
+    });
+    try {
+      const size = { height: options.inputSize, width: options.inputSize };
+      const count = Math.min(RECIPE.lsuvImages, options.trainImages);
+      const images = tf.tidy(() =>
+        preprocess(
+          tf.stack(
+            Array.from({ length: count }, (_, j) => {
+              const s = shapesSample(options.seed, Math.floor((j * options.trainImages) / count));
+              return resizeToInput(
+                { data: s.image as Uint8Array, width: s.width, height: s.height },
+                size,
+              );
+            }),
+          ) as tf.Tensor4D, // [count, inputSize, inputSize, 3]
+        ),
+      );
+      try {
+        await lsuvInitialise(model, images, { seed: options.seed });
+      } finally {
+        images.dispose();
+      }
+      return new BrowserTrainer(options, model, anchorConfigForModel(model, SSD300_VOC));
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+  }
+
+  /** Learning rate of each update (`stepsDone` of the next). */
+  learningRate(): number {
+    return learningRateAt(this.stepsDone, this.options);
   }
 
   /** Updates applied so far. */
@@ -146,8 +232,14 @@ export class BrowserTrainer {
         const t0 = performance.now();
         const next = await batches.next();
         if (next.done) break;
+        const learningRate = this.learningRate();
         const loss = await this.update(next.value);
-        const record = { step: this.stepsDone, ...loss, milliseconds: performance.now() - t0 };
+        const record = {
+          step: this.stepsDone,
+          ...loss,
+          learningRate,
+          milliseconds: performance.now() - t0,
+        };
         losses.push(record);
         await o.onStep?.(record);
       }
@@ -161,6 +253,7 @@ export class BrowserTrainer {
     batch: TensorBatch,
   ): Promise<Pick<StepLoss, 'total' | 'localization' | 'confidence'>> {
     try {
+      this.optimizer.setLearningRate(this.learningRate());
       const parts = tf.tidy(() => {
         let localization: tf.Scalar | undefined;
         let confidence: tf.Scalar | undefined;
@@ -178,7 +271,12 @@ export class BrowserTrainer {
           return loss.total;
         }, this.variables);
         this.optimizer.applyGradients(
-          this.variables.map((v) => ({ name: v.name, tensor: grads[v.name]! })),
+          this.variables.map((v, i) => ({
+            name: v.name,
+            tensor: this.decays[i]
+              ? tf.add(grads[v.name]!, tf.mul(v, RECIPE.weightDecay))
+              : grads[v.name]!,
+          })),
         );
         return [value, localization!, confidence!];
       });
@@ -230,7 +328,7 @@ export class BrowserTrainer {
       anchorConfig: this.anchorConfig,
       labels: SHAPES_CLASSES,
       inputSize: this.options.inputSize,
-      inputScale: 1 / 58,
+      inputScale: RECIPE.inputScale,
     };
   }
 

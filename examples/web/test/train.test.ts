@@ -14,6 +14,16 @@ const OUTPUT = path.resolve(import.meta.dirname, '../test-output');
 /** The backend the page trains on: wasm (with @ssd/backend's training kernels) is the fastest here. */
 const TRAIN_BACKEND = process.env.SSD_WEB_TRAIN_BACKEND ?? 'wasm';
 
+/** A small run of the page's recipe (LSUV, warm-up, schedule, Adam): quick on a CPU backend. */
+const SMALL_RUN = {
+  inputSize: 96,
+  widthMultiplier: 1 / 16,
+  batchSize: 8,
+  steps: 12,
+  trainImages: 64,
+  testImages: 8,
+};
+
 const mean = (values: readonly number[]): number =>
   values.reduce((a, b) => a + b, 0) / values.length;
 
@@ -40,7 +50,10 @@ describeInBrowser('the Train page in Chromium', () => {
       hash: '#train',
     });
     try {
-      const first = await page.evaluate(() => window.ssdApp.train({ steps: 6 }));
+      const first = await page.evaluate(
+        (options) => window.ssdApp.train({ steps: 6, options }),
+        SMALL_RUN,
+      );
       expect(first).toHaveLength(6);
       expect(first.every(Number.isFinite)).toBe(true);
       // Resume: the next steps continue the same run (Adam's state and the step count kept).

@@ -9,6 +9,8 @@ export {
 } from './model';
 export type { SsdVgg16Options } from './model';
 export { PREPROCESS_MEAN_RGB, preprocess } from './preprocess';
+export { heInitialise, lsuvInitialise } from './init';
+export type { HeInitOptions, LsuvOptions, LsuvScale } from './init';
 export { WeightsFileError, loadSsdModel, saveSsdModel } from './io';
 export type { ModelLocation } from './io';
 export { DEFAULT_PREPROCESSING, readSsdMetadata } from './metadata';
