@@ -162,15 +162,24 @@ export async function tryWebgpu(
   }
   if (!ready) return skip(failure);
   watchDevice(onGpuError);
+  return gpuSelection('webgpu', WEBGPU, description);
+}
+
+/** A GPU backend that started: on the CPU (with a warning) when its adapter is software. */
+function gpuSelection(
+  backend: 'webgpu' | 'webgl',
+  pkg: string,
+  adapter: GpuAdapterDescription,
+): Attempt {
   return {
     ok: true,
     selection: {
-      backend: 'webgpu',
-      package: WEBGPU,
-      device: description.software ? 'cpu' : 'gpu',
-      adapter: description,
+      backend,
+      package: pkg,
+      device: adapter.software ? 'cpu' : 'gpu',
+      adapter,
       trainingKernels: [],
-      warnings: description.software ? [softwareWarning('webgpu', description)] : [],
+      warnings: adapter.software ? [softwareWarning(backend, adapter)] : [],
     },
   };
 }
@@ -254,15 +263,5 @@ export async function tryWebgl(load: ModuleLoader, auto: boolean): Promise<Attem
     failure = `backend failed to initialise: ${describeError(error)}`;
   }
   if (!ready) return skip(failure);
-  return {
-    ok: true,
-    selection: {
-      backend: 'webgl',
-      package: WEBGL,
-      device: probed.software ? 'cpu' : 'gpu',
-      adapter: probed,
-      trainingKernels: [],
-      warnings: probed.software ? [softwareWarning('webgl', probed)] : [],
-    },
-  };
+  return gpuSelection('webgl', WEBGL, probed);
 }
