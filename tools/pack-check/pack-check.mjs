@@ -134,8 +134,10 @@ for (const name of wanted) {
         );
       return join(work, packed.filename);
     });
-    const peers = Object.keys({ ...packages.get(name).manifest.peerDependencies }).map(
-      (p) => `${p}@4.22.0`,
+    // Each peer at the version the package is developed against (tfjs at 4.22.0).
+    const { peerDependencies, devDependencies } = packages.get(name).manifest;
+    const peers = Object.keys({ ...peerDependencies }).map(
+      (p) => `${p}@${devDependencies?.[p] ?? '4.22.0'}`,
     );
     writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'consumer', private: true }));
     run(
