@@ -56,4 +56,18 @@ export default tseslint.config(
       },
     },
   },
+  {
+    // CommonJS scripts (e.g. @ssd/backend's wasm pthread worker).
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        __filename: 'readonly',
+        __dirname: 'readonly',
+      },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
 );

@@ -5,4 +5,6 @@ import { libraryConfig } from '../../tsup.base';
 export default libraryConfig({
   entry: ['src/index.ts', 'src/node.ts', 'src/worker.ts'],
   shims: true,
+  // The threaded wasm build's pthread worker (wasm-threads.ts) is plain CommonJS.
+  onSuccess: 'cp src/wasm-pthread-worker.cjs dist/',
 });

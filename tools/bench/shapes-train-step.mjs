@@ -5,8 +5,9 @@
 // Ours: the app's own replica (examples/train-voc/dist/replica.js) with the `shapes`
 // recipe (SHAPES_RECIPE: VGG16-SSD ×1/8 on 128×128, 7 classes, 1560 anchors, Adam with
 // the recipe's lr and weight decay, the app's non-finite check), trained by
-// createDataParallelTrainer on wasm with 2 worker threads and with 1, batch 16, as
-// `npm start` does. Twin: tools/bench/shapes_train_step_torch.py (the same layers,
+// createDataParallelTrainer on wasm with 2 worker threads, with 1 worker of 2 wasm
+// threads (threadsPerWorker; --skip threads leaves it out), with 2 workers of 2 threads
+// (--threaded-workers) and with 1, batch 16. Twin: tools/bench/shapes_train_step_torch.py (the same layers,
 // loss and optimiser in PyTorch; /usr/bin/python3 with Debian's python3-torch) with
 // torch.set_num_threads(2) and (1). Both train on fixed seeded random images and
 // targets (--positives positive anchors per image), run --warmup untimed steps, then
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     positives: { type: 'string', default: '10' },
     skip: { type: 'string', default: '' },
     'omp-wait': { type: 'string', default: '' },
+    'threaded-workers': { type: 'boolean', default: false },
   },
 });
 const warmup = Number(values.warmup);
@@ -84,8 +86,11 @@ function makeBatch() {
   return { images, locTargets, labels };
 }
 
-/** Per-step ms of `workers` wasm workers on the app's replica (the trainer's arrays are transferred, so each step gets copies). */
-async function ours(workers) {
+/**
+ * Per-step ms of `workers` wasm workers with `threads` XNNPACK threads each on the
+ * app's replica (the trainer's arrays are transferred, so each step gets copies).
+ */
+async function ours(workers, threads = 1) {
   const config = {
     ...SHAPES_RECIPE,
     data: null,
@@ -103,6 +108,7 @@ async function ours(workers) {
     replicaModule: new URL('../../examples/train-voc/dist/replica.js', import.meta.url),
     replicaOptions: { config, numClasses },
     workers,
+    threadsPerWorker: threads,
   });
   const batch = makeBatch();
   try {
@@ -192,6 +198,9 @@ for (let round = 0; round < rounds; round++) {
   if (rounds > 1) console.log(`round ${round + 1}`);
   for (const n of [2, 1]) {
     report(`wasm, ${n} worker${n > 1 ? 's' : ''}`, await ours(n));
+    if (n > 1 && !skip.has('threads')) report(`wasm, 1 worker×${n} thr`, await ours(1, n));
+    if (n > 1 && values['threaded-workers'])
+      report(`wasm, ${n} workers×${n} thr`, await ours(n, n));
     if (!skip.has('torch')) report(`torch, ${n} thread${n > 1 ? 's' : ''}`, twin(n));
   }
 }
@@ -213,6 +222,7 @@ console.log(
 console.log('                           img/s   CPU time per image');
 for (const [t, o, label] of [
   ['torch, 2 threads', 'wasm, 2 workers', '2 workers vs 2 threads'],
+  ['torch, 2 threads', 'wasm, 1 worker×2 thr', '1 worker×2 vs 2 threads'],
   ['torch, 1 thread', 'wasm, 1 worker', '1 worker vs 1 thread  '],
 ]) {
   console.log(

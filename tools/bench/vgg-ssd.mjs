@@ -1,17 +1,20 @@
 #!/usr/bin/env node
-// Usage: npx nx run-many -t build -p @ssd/vgg-ssd @ssd/loss @ssd/backend && node tools/bench/vgg-ssd.mjs [--reps N] [--cpu-train] [--no-cpu] [--no-torch]
+// Usage: npx nx run-many -t build -p @ssd/vgg-ssd @ssd/loss @ssd/backend && node tools/bench/vgg-ssd.mjs [--reps N] [--threads N] [--cpu-train] [--no-cpu] [--no-torch]
 //
 // SSD300 (VGG16, 21 classes, 300×300) per available tfjs backend: inference at batch 1
 // (preprocess + forward) and one training step at batch 2 (forward, @ssd/loss
 // multiboxLoss, backward, SGD update), beside torchvision's ssd300_vgg16 for the same
 // (tools/bench/vgg_ssd_torchvision.py, run with /usr/bin/python3 when it has torch) in
-// the same run. Medians of --reps timed runs after one warm-up.
+// the same run. Medians of --reps timed runs after one warm-up. Both sides use --threads
+// threads (default: every core): wasm through @ssd/backend's enableWasmThreads (its
+// threaded SIMD build; 1 keeps the single-threaded one), PyTorch through set_num_threads.
 //
 // wasm trains only with @ssd/backend's Conv2DBackpropFilter kernel (registered here when
 // @ssd/backend is built); the cpu backend's training step takes many minutes on the full
 // network, so it runs only with --cpu-train.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
@@ -24,6 +27,9 @@ import { createRng } from '@ssd/random';
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
 const reps = Number(args[args.indexOf('--reps') + 1] ?? 3) || 3;
+const threads = flag('--threads')
+  ? Number(args[args.indexOf('--threads') + 1])
+  : Math.min(os.availableParallelism(), 8);
 tf.enableProdMode(); // no per-kernel debug checks while timing
 
 async function timed(fn, n) {
@@ -39,15 +45,22 @@ async function timed(fn, n) {
 }
 
 let wasmTraining = 'stock wasm (no Conv2DBackpropFilter)';
+let wasmThreads = 1;
 try {
   const { registerWasmTrainingKernels } = await import('@ssd/backend');
   registerWasmTrainingKernels();
   wasmTraining = '@ssd/backend training kernels';
+  const { enableWasmThreads } = await import('@ssd/backend/node');
+  wasmThreads = await enableWasmThreads(threads);
 } catch {
-  // @ssd/backend not built: wasm cannot train conv nets.
+  // @ssd/backend not built: wasm cannot train conv nets, and runs on one thread.
 }
 
 await tf.setBackend('wasm');
+const { getThreadsCount } = await import('@tensorflow/tfjs-backend-wasm');
+if (getThreadsCount() !== wasmThreads) {
+  throw new Error(`wasm runs ${getThreadsCount()} threads, asked for ${wasmThreads}`);
+}
 const random = createRng(1);
 const pixels = (batch) =>
   tf.tensor4d(
@@ -109,7 +122,11 @@ for (const backend of backends) {
     optimizer.dispose();
     batch.dispose();
   }
-  rows.push({ backend: `tfjs ${backend}`, inference, train, note });
+  const label =
+    backend === 'wasm'
+      ? `tfjs wasm (${wasmThreads} thread${wasmThreads > 1 ? 's' : ''})`
+      : 'tfjs cpu';
+  rows.push({ backend: label, inference, train, note });
   image.dispose();
   model.dispose();
 }
@@ -117,7 +134,7 @@ for (const backend of backends) {
 if (!flag('--no-torch') && existsSync('/usr/bin/python3')) {
   try {
     const script = new URL('./vgg_ssd_torchvision.py', import.meta.url).pathname;
-    const out = execFileSync('/usr/bin/python3', [script, String(reps)], {
+    const out = execFileSync('/usr/bin/python3', [script, String(reps), String(threads)], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     });

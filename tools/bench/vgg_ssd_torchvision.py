@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """torchvision's ssd300_vgg16 timings for tools/bench/vgg-ssd.mjs (prints one JSON line).
 
+Arguments: [reps] [threads] (threads: torch.set_num_threads; default torch's own).
+
 Inference: backbone + head (no resize, no post-processing), batch 1, 300x300.
 Training step: batch 2, backbone + head forward, a smooth-L1 + cross-entropy loss on
 all anchors, backward, SGD step. Median of the timed repetitions after one warm-up.
@@ -15,6 +17,8 @@ import torchvision
 from torchvision.models.detection import ssd300_vgg16
 
 reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+if len(sys.argv) > 2:
+    torch.set_num_threads(int(sys.argv[2]))
 torch.manual_seed(0)
 model = ssd300_vgg16(weights=None, weights_backbone=None, num_classes=21)
 

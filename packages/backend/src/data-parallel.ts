@@ -34,6 +34,15 @@ export interface DataParallelTrainerOptions {
    * `selectBackend` (or `tf.setBackend`) made active.
    */
   backend?: 'wasm' | 'cpu' | 'tensorflow' | 'auto' | 'current';
+  /**
+   * Threads of each worker's wasm backend (default 1): XNNPACK's convolutions and
+   * matrix products split over them (see `enableWasmThreads`). With fewer workers
+   * than cores, the per-step work that each replica pays once (tfjs dispatch, the
+   * optimizer) is paid fewer times. Weights are the same bits for any thread count;
+   * they depend on `workers`. Ignored by other backends and by `workers: 0` (the
+   * calling thread's backend is already initialised).
+   */
+  threadsPerWorker?: number;
   /** Where the worker script lives (default: `worker.js` beside this module). */
   workerUrl?: string | URL;
 }
@@ -67,6 +76,8 @@ export interface DataParallelTrainer {
   readonly numWorkers: number;
   /** The backend the workers run on. */
   readonly backend: string;
+  /** Threads of each worker's wasm backend (1 on other backends). */
+  readonly threadsPerWorker: number;
   /** Trainable variables, in replica order. */
   readonly variables: readonly VariableSpec[];
   /** Number of trainable parameters. */
@@ -115,6 +126,10 @@ export async function createDataParallelTrainer(
   if (!Number.isInteger(requested) || requested < 0) {
     throw new TrainerError(`workers must be a non-negative integer, got ${requested}`);
   }
+  const threads = options.threadsPerWorker ?? 1;
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new TrainerError(`threadsPerWorker must be a positive integer, got ${threads}`);
+  }
   const inThread = requested === 0;
   const numWorkers = Math.max(requested, 1);
   const module = options.replicaModule;
@@ -131,6 +146,7 @@ export async function createDataParallelTrainer(
     backend: options.backend ?? (inThread ? 'current' : 'wasm'),
     workerIndex,
     numWorkers,
+    wasmThreads: threads,
   });
   if (inThread) {
     handles.push(await LocalHandle.create(init(0)));
@@ -193,6 +209,7 @@ export async function createDataParallelTrainer(
     const trainer: DataParallelTrainer = {
       numWorkers,
       backend: first.backend,
+      threadsPerWorker: first.threads,
       variables: first.trainable,
       numParameters,
       step: (batch, stepOptions = {}) =>

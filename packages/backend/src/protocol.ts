@@ -35,6 +35,8 @@ export interface WorkerInit {
   backend: string;
   workerIndex: number;
   numWorkers: number;
+  /** Threads of the worker's wasm backend (`enableWasmThreads`); 1 leaves it single-threaded. */
+  wasmThreads?: number;
 }
 
 export type ToWorker =
@@ -52,7 +54,14 @@ export type ToWorker =
   | { type: 'setWeights'; weights: NamedWeight[] };
 
 export type FromWorker =
-  | { type: 'ready'; trainable: VariableSpec[]; all: VariableSpec[]; backend: string }
+  | {
+      type: 'ready';
+      trainable: VariableSpec[];
+      all: VariableSpec[];
+      backend: string;
+      /** Threads of a wasm backend's kernels (1 on the others). */
+      threads: number;
+    }
   | {
       type: 'stepped';
       /** The slice's loss value. */

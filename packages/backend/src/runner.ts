@@ -13,6 +13,9 @@ import type {
 } from './protocol';
 import type { CreateReplica, Replica } from './replica';
 import { selectBackend, type BackendPreference } from './select-backend';
+import { enableWasmThreads } from './wasm-threads';
+
+const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
 
 /** A reply and the buffers it may transfer. */
 export interface Reply {
@@ -60,10 +63,19 @@ export async function createReplicaRunner(init: WorkerInit): Promise<{
   handle: (message: ToWorker) => Promise<Reply>;
   dispose: () => void;
 }> {
+  if (init.backend === 'wasm' && (init.wasmThreads ?? 1) > 1) {
+    await enableWasmThreads(init.wasmThreads);
+  }
   const backend =
     init.backend === 'current'
       ? tf.getBackend()
       : (await selectBackend({ prefer: init.backend as BackendPreference })).backend;
+  const threads =
+    backend === 'wasm'
+      ? (
+          (await import(/* @vite-ignore */ WASM_PACKAGE)) as { getThreadsCount(): number }
+        ).getThreadsCount()
+      : 1;
   const mod = (await import(/* @vite-ignore */ init.moduleUrl)) as {
     createReplica?: CreateReplica;
   };
@@ -194,7 +206,7 @@ export async function createReplicaRunner(init: WorkerInit): Promise<{
   };
 
   return {
-    ready: { type: 'ready', trainable: specs(trainable), all: specs(all), backend },
+    ready: { type: 'ready', trainable: specs(trainable), all: specs(all), backend, threads },
     handle,
     dispose: () => {
       replica.optimizer.dispose();

@@ -47,6 +47,11 @@ export interface BackendSelection {
   device: 'gpu' | 'cpu';
   /** The adapter of `webgpu`, or the renderer of `webgl` where the browser tells it. */
   adapter?: GpuAdapterDescription;
+  /**
+   * wasm: the threads its XNNPACK kernels run on (1 in Node unless
+   * `enableWasmThreads` from `@ssd/backend/node` ran first).
+   */
+  threads?: number;
   /** Kernels `@ssd/backend` registered so the backend can train (wasm only). */
   trainingKernels: readonly string[];
   /** Better backends that were tried and not used, best first. */

@@ -105,7 +105,10 @@ async function tryWasm(
   load: ModuleLoader,
   wasmPaths: SelectBackendOptions['wasmPaths'],
 ): Promise<Attempt> {
-  let mod: { setWasmPaths?: (p: string | Record<string, string>) => void };
+  let mod: {
+    setWasmPaths?: (p: string | Record<string, string>) => void;
+    getThreadsCount?: () => number;
+  };
   try {
     mod = (await load(WASM)) as typeof mod;
   } catch (error) {
@@ -143,6 +146,7 @@ async function tryWasm(
       backend: 'wasm',
       package: WASM,
       device: 'cpu',
+      threads: mod.getThreadsCount?.() ?? 1,
       trainingKernels: kernels.registered,
       warnings: [],
     },
