@@ -20,6 +20,7 @@ interface WasmModule {
 
 interface PthreadWorker {
   unref(): void;
+  terminate(): Promise<number>;
 }
 
 interface WasmBackendInternals {
@@ -124,11 +125,12 @@ async function initialiseThreaded(
   };
   try {
     const backend = await factory();
-    // Emscripten's pthread workers would keep the process alive after the work is done.
     const pthread = (backend as unknown as WasmBackendInternals).wasm?.PThread;
-    for (const worker of [...(pthread?.unusedWorkers ?? []), ...(pthread?.runningWorkers ?? [])]) {
-      worker.unref();
-    }
+    // Emscripten starts 8 pthread workers up front; XNNPACK's pool has taken the ones
+    // it runs on (tfjs starts no other threads), so the rest only hold memory.
+    for (const worker of pthread?.unusedWorkers.splice(0) ?? []) void worker.terminate();
+    // The pool's workers would keep the process alive after the work is done.
+    for (const worker of pthread?.runningWorkers ?? []) worker.unref();
     return backend;
   } finally {
     URL.createObjectURL = createObjectURL;
