@@ -7,7 +7,9 @@
 // each of its entries (the main one and subpaths such as `./node`), that TypeScript
 // resolves their types under node16 (ESM and CJS) and bundler resolution, and that the
 // main entry bundles for a browser (esbuild, platform browser, tfjs external) without
-// pulling in a Node built-in or sharp. Each tarball must hold a LICENSE (copied from the
+// pulling in a Node built-in or sharp, and, for entries that load a shipped file at run
+// time (RUNTIME_CHECKS: @ssd/backend's wasm pthread worker), that they run from the
+// install under ESM and CommonJS. Each tarball must hold a LICENSE (copied from the
 // repository root by the package's `prepack` script), and every relative link of its README
 // must point to a file inside the tarball (npmjs.com resolves them against it). Exits
 // non-zero on the first failure. It also lists the package.json fields that wait for the
@@ -57,6 +59,36 @@ function closure(name, seen = new Set()) {
 }
 
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
+
+/**
+ * Per package, code run in the consumer project under ESM and CommonJS that must print
+ * `expect`: for entries that load a shipped file at run time (not an import a bundler
+ * would see), e.g. @ssd/backend's wasm pthread worker script.
+ */
+const backendThreads = (load) => `${load}
+  await enableWasmThreads(2);
+  const selection = await selectBackend({ prefer: 'wasm' });
+  const y = tf.conv2d(tf.ones([1, 8, 8, 4]), tf.ones([3, 3, 4, 4]), 1, 'same');
+  console.log(selection.threads, (await y.data())[36]); // an inner pixel: 3·3·4 ones`;
+const RUNTIME_CHECKS = {
+  '@ssd/backend': {
+    esm: {
+      what: 'enableWasmThreads(2) + a conv',
+      expect: '2 36',
+      code: backendThreads(`import * as tf from '@tensorflow/tfjs-core';
+import { selectBackend } from '@ssd/backend';
+import { enableWasmThreads } from '@ssd/backend/node';`),
+    },
+    cjs: {
+      what: 'enableWasmThreads(2) + a conv',
+      expect: '2 36',
+      code: `(async () => {${backendThreads(`const tf = require('@tensorflow/tfjs-core');
+const { selectBackend } = require('@ssd/backend');
+const { enableWasmThreads } = require('@ssd/backend/node');`)}
+})().catch((e) => { console.error(e); process.exit(1); });`,
+    },
+  },
+};
 
 /** Modules a browser does not have: Node built-ins (bare or `node:`) and sharp (native). */
 const builtins = new Set(builtinModules.filter((m) => !m.startsWith('_')));
@@ -208,6 +240,21 @@ for (const name of wanted) {
       [tsc, ...common, '--module', 'esnext', '--moduleResolution', 'bundler', ...probes('ts')],
       work,
     );
+
+    // Files beside the bundle that an entry loads at run time: run them from the install.
+    for (const [kind, script] of Object.entries(RUNTIME_CHECKS[name] ?? {})) {
+      const out = run(
+        'node',
+        kind === 'esm' ? ['--input-type=module', '-e', script.code] : ['-e', script.code],
+        work,
+      ).trim();
+      if (out !== script.expect) {
+        throw new Error(
+          `${name} (${kind}): ${script.what}: printed ${out}, expected ${script.expect}`,
+        );
+      }
+      counts.push(`${script.what} (${kind}) ok`);
+    }
 
     const nodeOnlyFound = await nodeOnlyImports(name, work);
     if (nodeOnlyFound.length > 0) {
