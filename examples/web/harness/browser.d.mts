@@ -17,5 +17,7 @@ export declare function openApp(
     model?: string;
     hash?: string;
     viewport?: { width: number; height: number };
+    /** Script run in the page before its own (e.g. to change `navigator`). */
+    initScript?: string;
   },
 ): Promise<{ page: Page; errors: string[] }>;

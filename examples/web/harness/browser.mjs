@@ -72,6 +72,9 @@ export async function serveStatic(root, mounts = {}) {
     response.writeHead(200, {
       'Content-Type': type ?? 'application/octet-stream',
       'Cache-Control': 'no-store',
+      // Cross-origin isolation, as vite.config.ts serves the site: wasm's threaded build.
+      'Cross-Origin-Opener-Policy': 'same-origin',
+      'Cross-Origin-Embedder-Policy': 'require-corp',
     });
     response.end(await readFile(file));
   });
@@ -111,7 +114,7 @@ export async function launchChromium() {
  * `window.ssdApp.ready`.
  * @param {import('playwright-core').Browser} browser
  * @param {string} siteUrl
- * @param {{ backend: string, model?: string, hash?: string, viewport?: { width: number, height: number } }} options
+ * @param {{ backend: string, model?: string, hash?: string, viewport?: { width: number, height: number }, initScript?: string }} options
  */
 export async function openApp(browser, siteUrl, options) {
   const page = await browser.newPage({
@@ -123,6 +126,7 @@ export async function openApp(browser, siteUrl, options) {
   page.on('console', (message) => {
     if (message.type() === 'error') errors.push(message.text());
   });
+  if (options.initScript) await page.addInitScript(options.initScript);
   const query = new URLSearchParams({ backend: options.backend });
   if (options.model) query.set('model', options.model);
   await page.goto(`${siteUrl}?${query}${options.hash ?? ''}`);

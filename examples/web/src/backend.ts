@@ -37,6 +37,12 @@ export interface ActiveBackend {
   readonly backend: WebBackend;
   /** The webgpu adapter or webgl renderer (`google swiftshader, software`), else `cpu`. */
   readonly device: string;
+  /**
+   * wasm's threads: more than 1 only when the page is cross-origin isolated (served
+   * with COOP/COEP headers, as `vite` and `vite preview` here do): tfjs then loads its
+   * threaded build, on half the logical cores (at most 8).
+   */
+  readonly threads: number;
   /** `selectBackend`'s warnings, e.g. a software adapter. */
   readonly warnings: readonly string[];
 }
@@ -55,7 +61,12 @@ export async function startBackend(prefer: WebBackend | 'auto'): Promise<ActiveB
   });
   return {
     backend: selection.backend as WebBackend,
-    device: selection.adapter ? adapterName(selection.adapter) : selection.device,
+    device: selection.adapter
+      ? adapterName(selection.adapter)
+      : selection.backend === 'wasm'
+        ? `${selection.device}, ${selection.threads ?? 1} thread${selection.threads === 1 ? '' : 's'}`
+        : selection.device,
+    threads: selection.threads ?? 1,
     warnings: selection.warnings,
   };
 }

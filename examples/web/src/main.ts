@@ -15,8 +15,13 @@ export interface SsdApp {
   ready: Promise<void>;
   /** The tfjs backend in use (set once `ready` resolves). */
   backend: string;
-  /** The webgpu adapter or the WebGL renderer (`google swiftshader, software`), else `cpu`. */
+  /**
+   * The webgpu adapter or the WebGL renderer (`google swiftshader, software`), else
+   * `cpu` (wasm: `cpu, 2 threads`).
+   */
   device: string;
+  /** wasm's threads (1 unless the page is cross-origin isolated); 1 on other backends. */
+  threads: number;
   /** Detections of an image URL, in its pixels, as `@ssd/detect` gives them (and drawn). */
   detect(imageUrl: string, options?: DetectOptions): Promise<Detection[]>;
   /** Milliseconds per stage of the last detection (preprocess, forward, postprocess). */
@@ -82,6 +87,7 @@ async function start(app: SsdApp, detectPage: DetectPage): Promise<void> {
     const active = await startBackend(prefer);
     app.backend = active.backend;
     app.device = active.device;
+    app.threads = active.threads;
     picker.value = active.backend;
     status.textContent = `in use: ${active.backend} (${active.device})`;
     status.title = active.warnings.join('\n');
@@ -106,6 +112,7 @@ function main(): void {
     ready: Promise.resolve(),
     backend: '',
     device: '',
+    threads: 1,
     detect: (imageUrl, options) => detectPage.openImage(imageUrl, options),
     lastTimes: () => detectPage.lastTimes,
     train: async ({ steps, options }) => {

@@ -85,6 +85,37 @@ describeInBrowser('the Detect page in Chromium', () => {
     });
   }
 
+  it('wasm runs its threaded build on 2 threads in the cross-origin isolated page, with the same detections', async () => {
+    // tfjs gives the pool half the logical cores the browser reports; report 4.
+    const { page, errors } = await openApp(browser, server.url, {
+      backend: 'wasm',
+      model: '/fixture/model/model.json',
+      initScript: `Object.defineProperty(navigator, 'hardwareConcurrency', { get: () => 4 });`,
+    });
+    try {
+      const app = await page.evaluate(() => ({
+        isolated: window.crossOriginIsolated,
+        backend: window.ssdApp.backend,
+        device: window.ssdApp.device,
+        threads: window.ssdApp.threads,
+      }));
+      expect(app).toEqual({
+        isolated: true,
+        backend: 'wasm',
+        device: 'cpu, 2 threads',
+        threads: 2,
+      });
+      const actual = await page.evaluate(
+        (threshold) => window.ssdApp.detect('/fixture/image.png', { scoreThreshold: threshold }),
+        FIXTURE_SCORE_THRESHOLD,
+      );
+      expect(unmatchedDetections(expected, actual, TOLERANCE)).toEqual({ missing: [], extra: [] });
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+    }
+  });
+
   it.runIf(Boolean(process.env.SSD_WEB_MODEL))(
     'detects with the SSD_WEB_MODEL model as Node does, on webgpu, webgl and wasm',
     async () => {
