@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Usage: npx nx run @ssd/web:build && node tools/bench/web-inference.mjs [--model DIR] [--reps N] [--backends webgpu,webgl,wasm,cpu]
+// Usage: npx nx run @ssd/web:build && node tools/bench/web-inference.mjs [--model DIR] [--reps N] [--backends webgpu,webgl,wasm,cpu] [--cores 1,4] [--width 0.125] [--size 128]
 //
 // Inference time per tfjs backend in Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core): the built examples/web site is served on 127.0.0.1, each backend
@@ -9,8 +9,13 @@
 // two warm-ups (shader compilation, weight upload).
 //
 // The model: --model DIR (a saved model folder, e.g. runs/<run>/model), else the
-// `shapes` preset's network (width 1/8, 128 px, 7 classes) freshly initialised —
-// inference time does not depend on the weights.
+// `shapes` preset's network (--width 1/8, --size 128 px, 7 classes) freshly
+// initialised — inference time does not depend on the weights.
+//
+// --cores: the logical core counts the page is told (navigator.hardwareConcurrency),
+// one page per count and backend: the page is cross-origin isolated, so wasm runs
+// tfjs's threaded build on half of them (at most 8); the device column shows the
+// threads. Default: the machine's own count only.
 //
 // WebGPU and WebGL run on SwiftShader here (a CPU emulation of a GPU, `software` in
 // the adapter name): their figures are relative only, and say nothing of a real GPU.
@@ -40,6 +45,9 @@ const option = (name, fallback) => {
 };
 const reps = Number(option('--reps', '10')) || 10;
 const backends = option('--backends', 'webgpu,webgl,wasm,cpu').split(',');
+const cores = option('--cores', '').split(',').filter(Boolean).map(Number);
+const width = Number(option('--width', '0.125'));
+const size = Number(option('--size', '128'));
 
 const available = browserTestsAvailable();
 if (!available.ok) {
@@ -54,8 +62,8 @@ if (modelDir === null) {
   const model = createSsdVgg16({
     numClasses: SHAPES_CLASSES.length + 1,
     preset: SSD300_VOC,
-    widthMultiplier: 1 / 8,
-    inputSize: 128,
+    widthMultiplier: width,
+    inputSize: size,
     inputScale: 1 / 58,
     seed: 1,
   });
@@ -80,17 +88,23 @@ const server = await serveStatic(SITE_DIR, {
 });
 const browser = await launchChromium();
 console.log(
-  `Chromium ${browser.version()}, model ${option('--model', 'shapes preset (width 1/8, 128 px), fresh weights')}, ` +
+  `Chromium ${browser.version()}, model ${option('--model', `shapes preset (width ${width}, ${size} px), fresh weights`)}, ` +
     `image ${image.width}×${image.height}, median of ${reps} after 2 warm-ups (ms)`,
 );
 console.log(
   'backend  device                              preprocess  forward  post-process  total',
 );
 try {
-  for (const backend of backends) {
+  const runs = backends.flatMap((backend) =>
+    (cores.length > 0 ? cores : [null]).map((n) => ({ backend, n })),
+  );
+  for (const { backend, n } of runs) {
     const { page } = await openApp(browser, server.url, {
       backend,
       model: '/bench-model/model.json',
+      ...(n !== null && {
+        initScript: `Object.defineProperty(navigator, 'hardwareConcurrency', { get: () => ${n} });`,
+      }),
     }).catch((error) => ({ page: null, error }));
     if (page === null) {
       console.log(`${backend.padEnd(8)} unavailable`);
