@@ -51,7 +51,11 @@ let enabled: number | undefined;
  *   backend is already initialised in this thread on another thread count.
  */
 export async function enableWasmThreads(
-  threads: number = Math.min(os.availableParallelism(), MAX_WASM_THREADS),
+  threads: number = Math.min(
+    // availableParallelism: Node ≥ 18.14.
+    os.availableParallelism?.() ?? os.cpus().length,
+    MAX_WASM_THREADS,
+  ),
 ): Promise<number> {
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
     throw new RangeError(
