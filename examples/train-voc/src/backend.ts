@@ -52,8 +52,6 @@ export interface BackendChoice {
   readonly device: 'gpu' | 'cpu';
   /** Data-parallel worker threads the trainer will use (1 = in this thread). */
   readonly workers: number;
-  /** Threads of this thread's wasm kernels (1 on other backends). */
-  readonly threads: number;
   /** Why this backend (and why not the better ones). */
   readonly reason: string;
   /**
@@ -118,7 +116,6 @@ export async function chooseBackend(
     // One device per process: the GPU backends train in the main thread.
     workers:
       selection.backend === 'tensorflow' || selection.backend === 'webgpu' ? 1 : (workers ?? cores),
-    threads: selection.threads ?? 1,
     ...(adapter && { adapter }),
     reason,
     throwIfGpuFailed: () => {
