@@ -13,9 +13,7 @@ import type {
 } from './protocol';
 import type { CreateReplica, Replica } from './replica';
 import { selectBackend, type BackendPreference } from './select-backend';
-import { enableWasmThreads } from './wasm-threads';
-
-const WASM_PACKAGE = '@tensorflow/tfjs-backend-wasm';
+import { enableWasmThreads, wasmThreadsInUse } from './wasm-threads';
 
 /** A reply and the buffers it may transfer. */
 export interface Reply {
@@ -70,12 +68,7 @@ export async function createReplicaRunner(init: WorkerInit): Promise<{
     init.backend === 'current'
       ? tf.getBackend()
       : (await selectBackend({ prefer: init.backend as BackendPreference })).backend;
-  const threads =
-    backend === 'wasm'
-      ? (
-          (await import(/* @vite-ignore */ WASM_PACKAGE)) as { getThreadsCount(): number }
-        ).getThreadsCount()
-      : 1;
+  const threads = backend === 'wasm' ? await wasmThreadsInUse() : 1;
   const mod = (await import(/* @vite-ignore */ init.moduleUrl)) as {
     createReplica?: CreateReplica;
   };

@@ -106,6 +106,11 @@ export async function enableWasmThreads(
   return threads;
 }
 
+/** Threads of the wasm backend already initialised in this thread. */
+export async function wasmThreadsInUse(): Promise<number> {
+  return ((await import(/* @vite-ignore */ WASM)) as WasmModule).getThreadsCount();
+}
+
 /**
  * Runs tfjs's own wasm initialisation with two things of Node's changed for its
  * duration: the pthread worker's Blob URL becomes this package's worker script, and
