@@ -2,7 +2,7 @@
 // loss + gradients of @ssd/vgg-ssd, single thread, summed by kernel name (convolutions
 // also by their channel counts), biggest first.
 //
-//   npx nx run-many -t build && node tools/bench/train-step-profile.mjs [--backend wasm] [--width 0.125] [--size 128] [--batch 8] [--steps 10] [--cpu]
+//   npx nx run-many -t build && node tools/bench/train-step-profile.mjs [--backend wasm] [--width 0.125] [--size 128] [--batch 8] [--steps 10] [--cpu] [--normalization batch]
 //
 // Defaults: the `npm start` network (width 1/8, 128 px) with one worker's slice of its
 // batch of 16. Prints the mean wall time per step over --steps, then the kernel table of
@@ -32,6 +32,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '10' },
     top: { type: 'string', default: '25' },
     cpu: { type: 'boolean', default: false },
+    normalization: { type: 'string', default: 'none' },
   },
 });
 
@@ -44,6 +45,7 @@ const model = createSsdVgg16({
   preset: SSD300_VOC,
   widthMultiplier: Number(values.width),
   inputSize: S,
+  normalization: values.normalization,
   seed: 1,
 });
 const P = generateAnchorsPacked(anchorConfigForInputSize(SSD300_VOC, S)).length / 4;

@@ -1,5 +1,7 @@
-export { AtrousConv2D, L2Normalization } from './layers';
-export type { AtrousConv2DArgs, L2NormalizationArgs } from './layers';
+export { AtrousConv2D, BatchNorm, L2Normalization } from './layers';
+export type { AtrousConv2DArgs, BatchNormArgs, L2NormalizationArgs } from './layers';
+export { batchNormInfer, batchNormTrain, batchNormTrainGrad, channelMoments } from './batch-norm';
+export type { BatchNormTrainOptions } from './batch-norm';
 export {
   SsdConfigError,
   anchorConfigForInputSize,
@@ -7,7 +9,7 @@ export {
   createSsdVgg16,
   ssdFeatureMapSizes,
 } from './model';
-export type { SsdVgg16Options } from './model';
+export type { SsdNormalization, SsdVgg16Options } from './model';
 export { PREPROCESS_MEAN_RGB, preprocess } from './preprocess';
 export { heInitialise, lsuvInitialise } from './init';
 export type { HeInitOptions, LsuvOptions, LsuvScale } from './init';

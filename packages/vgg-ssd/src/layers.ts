@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { batchNormInfer, batchNormTrain } from './batch-norm';
 
 type LayerArgs = NonNullable<ConstructorParameters<typeof tfl.layers.Layer>[0]>;
 type Shape = (number | null)[];
@@ -230,5 +231,116 @@ export function atrousConv2d(x: tf.Tensor4D, kernel: tf.Tensor4D, rate: number):
   return op(x, kernel) as tf.Tensor4D;
 }
 
+export interface BatchNormArgs extends LayerArgs {
+  /**
+   * Decay of the running statistics (Keras' meaning): each training batch moves
+   * them by `1 − momentum` towards its own; default 0.9 (PyTorch's momentum 0.1).
+   */
+  momentum?: number;
+  /** Added to the variance; default 1e-5 (PyTorch's). */
+  epsilon?: number;
+  /** `relu`: the ReLU after the normalisation, fused into its kernel; default `linear`. */
+  activation?: 'relu' | 'linear';
+}
+
+/**
+ * Batch normalisation over the last (channel) axis, optionally followed by a
+ * ReLU, for `[batch, height, width, channels]` inputs. Training mode
+ * (`training: true`) normalises by the batch's own statistics through one
+ * fused kernel each way (`batchNormTrain`) and moves the running statistics
+ * towards them (the variance unbiased, as PyTorch); inference uses the running
+ * statistics. Weights `gamma`, `beta` (trainable), `moving_mean`,
+ * `moving_variance`, as Keras' `BatchNormalization`. Registered as `SsdBatchNorm`.
+ */
+export class BatchNorm extends tfl.layers.Layer {
+  static className = 'SsdBatchNorm';
+  readonly momentum: number;
+  readonly epsilon: number;
+  readonly activation: 'relu' | 'linear';
+  private gamma: tfl.LayerVariable | null = null;
+  private beta: tfl.LayerVariable | null = null;
+  private movingMean: tfl.LayerVariable | null = null;
+  private movingVariance: tfl.LayerVariable | null = null;
+
+  constructor(args: BatchNormArgs = {}) {
+    super(args);
+    this.momentum = args.momentum ?? 0.9;
+    this.epsilon = args.epsilon ?? 1e-5;
+    this.activation = args.activation ?? 'linear';
+    if (!(this.momentum >= 0 && this.momentum < 1)) {
+      throw new Error(`${this.name}: momentum must be in [0, 1), got ${this.momentum}`);
+    }
+    if (!(this.epsilon > 0)) {
+      throw new Error(`${this.name}: epsilon must be positive, got ${this.epsilon}`);
+    }
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    const shape = singleShape(inputShape);
+    const channels = shape[shape.length - 1];
+    if (channels == null) throw new Error(`${this.name}: the channel dimension must be known`);
+    const ones = tfl.initializers.ones();
+    const zeros = tfl.initializers.zeros();
+    this.gamma = this.addWeight('gamma', [channels], 'float32', ones);
+    this.beta = this.addWeight('beta', [channels], 'float32', zeros);
+    this.movingMean = this.addWeight('moving_mean', [channels], 'float32', zeros, undefined, false);
+    this.movingVariance = this.addWeight(
+      'moving_variance',
+      [channels],
+      'float32',
+      ones,
+      undefined,
+      false,
+    );
+    this.built = true;
+  }
+
+  override computeOutputShape(inputShape: Shape | Shape[]): Shape {
+    return singleShape(inputShape);
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      const x = single(inputs);
+      const gamma = this.gamma!.read() as tf.Tensor1D;
+      const beta = this.beta!.read() as tf.Tensor1D;
+      const relu = this.activation === 'relu';
+      if (x.rank !== 4) {
+        throw new Error(`${this.name}: wants [batch, height, width, channels], got [${x.shape}]`);
+      }
+      const options = { epsilon: this.epsilon, relu };
+      if (kwargs['training'] !== true) {
+        return batchNormInfer(
+          x as tf.Tensor4D,
+          gamma,
+          beta,
+          this.movingMean!.read() as tf.Tensor1D,
+          this.movingVariance!.read() as tf.Tensor1D,
+          options,
+        );
+      }
+      const [y, mean, variance] = batchNormTrain(x as tf.Tensor4D, gamma, beta, options);
+      const rows = x.size / x.shape[3]!;
+      const unbiased = rows > 1 ? rows / (rows - 1) : 1;
+      const step = 1 - this.momentum;
+      const moveTowards = (v: tfl.LayerVariable, value: tf.Tensor) =>
+        v.write(tf.add(v.read(), tf.mul(tf.sub(value, v.read()), step)));
+      moveTowards(this.movingMean!, mean);
+      moveTowards(this.movingVariance!, tf.mul(variance, unbiased));
+      return y;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      momentum: this.momentum,
+      epsilon: this.epsilon,
+      activation: this.activation,
+    };
+  }
+}
+
 tf.serialization.registerClass(L2Normalization);
 tf.serialization.registerClass(AtrousConv2D);
+tf.serialization.registerClass(BatchNorm);

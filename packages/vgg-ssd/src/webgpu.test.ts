@@ -20,6 +20,7 @@ import {
 } from '@ssd/testing';
 import {
   AtrousConv2D,
+  BatchNorm,
   L2Normalization,
   anchorConfigForModel,
   loadSsdModel,
@@ -58,6 +59,7 @@ async function layerGradients(
   makeLayer: () => tfl.layers.Layer,
   inputShape: number[],
   seed: number,
+  training = false,
 ): Promise<Float32Array[]> {
   const layer = makeLayer();
   const x = tf.variable(
@@ -73,7 +75,7 @@ async function layerGradients(
   layer.setWeights(
     layer.getWeights().map((w, i) => tf.tensor(values(w.size, seed + 1 + i), w.shape)),
   );
-  const outputShape = (layer.apply(x) as tf.Tensor).shape;
+  const outputShape = (layer.apply(x, { training }) as tf.Tensor).shape;
   const r = tf.tensor(
     values(
       outputShape.reduce((a, b) => a * b),
@@ -83,7 +85,7 @@ async function layerGradients(
   );
   const variables = [x, ...layer.trainableWeights.map((w) => w.read() as tf.Variable)];
   const { value, grads } = tf.variableGrads(
-    () => tf.sum(tf.mul(layer.apply(x) as tf.Tensor, r)) as tf.Scalar,
+    () => tf.sum(tf.mul(layer.apply(x, { training }) as tf.Tensor, r)) as tf.Scalar,
     variables,
   );
   const out = [
@@ -95,7 +97,8 @@ async function layerGradients(
   return out as Float32Array[];
 }
 
-const LAYERS: [string, () => tfl.layers.Layer, number[]][] = [
+/** Name, layer, input shape, and whether it runs in training mode (batch norm). */
+const LAYERS: [string, () => tfl.layers.Layer, number[], boolean?][] = [
   [
     'conv 3×3 same + bias + relu (VGG blocks)',
     () => tfl.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }),
@@ -143,12 +146,18 @@ const LAYERS: [string, () => tfl.layers.Layer, number[]][] = [
     [2, 6, 6, 3],
   ],
   ['L2Normalization (conv4_3_norm)', () => new L2Normalization({ scaleInit: 20 }), [2, 5, 5, 6]],
+  [
+    'BatchNorm + ReLU in training mode (--normalization batch)',
+    () => new BatchNorm({ activation: 'relu' }),
+    [2, 6, 6, 5],
+    true,
+  ],
 ];
 
 describeOnWebgpu(webgpu, 'webgpu gradients equal cpu’s, layer by layer', () => {
-  it.each(LAYERS)('%s', async (name, makeLayer, shape) => {
-    const cpu = await onBackend('cpu', () => layerGradients(makeLayer, shape, 7));
-    const gpu = await onBackend('webgpu', () => layerGradients(makeLayer, shape, 7));
+  it.each(LAYERS)('%s', async (name, makeLayer, shape, training) => {
+    const cpu = await onBackend('cpu', () => layerGradients(makeLayer, shape, 7, training));
+    const gpu = await onBackend('webgpu', () => layerGradients(makeLayer, shape, 7, training));
     expect(gpu.length).toBe(cpu.length);
     const labels = ['output', 'd/dx', 'd/dkernel (or gamma)', 'd/dbias'];
     cpu.forEach((expected, i) => expectAgree(gpu[i]!, expected, `${name}, ${labels[i]}`));
