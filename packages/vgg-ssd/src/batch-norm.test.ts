@@ -9,6 +9,7 @@ import {
   channelMoments,
   createSsdVgg16,
   loadSsdModel,
+  loadTorchvisionWeights,
   saveSsdModel,
 } from './index';
 
@@ -233,6 +234,20 @@ describe("createSsdVgg16({ normalization: 'batch' })", () => {
     expect(await outputs(loaded)).toEqual(await outputs(model));
     model.dispose();
     loaded.dispose();
+  });
+
+  it('refuses pretrained VGG16 weights, which have no batch norm, naming the layer', () => {
+    const model = createSsdVgg16({
+      numClasses: 3,
+      preset: SSD300_VOC,
+      widthMultiplier: 0.0625,
+      inputSize: 64,
+      normalization: 'batch',
+    });
+    expect(() => loadTorchvisionWeights(model, new Map(), { source: 'vgg16.safetensors' })).toThrow(
+      /vgg16\.safetensors: block1_conv1_bn: .*have no batch norm/,
+    );
+    model.dispose();
   });
 
   it('rejects an unknown normalization', () => {

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { describeNonFinite, firstNonFinite } from './finite';
 import { loadHandlerFor, locationName, type ModelLocation } from './io';
+import { BatchNorm } from './layers';
 
 /** A weight that cannot be imported; names the source, the tensor and what was wrong. */
 export class WeightImportError extends Error {
@@ -298,6 +299,18 @@ function noteClassHeads(
   return next;
 }
 
+/** Pretrained VGG16 weights have conv biases and no batch norm: a batch-norm model cannot take them. */
+function refuseBatchNorm(model: tfl.LayersModel, source: string, what: string): void {
+  const batchNorm = model.layers.find((l) => l instanceof BatchNorm);
+  if (batchNorm) {
+    throw new WeightImportError(
+      source,
+      batchNorm.name,
+      `${what} have no batch norm; build the model with normalization: 'none'`,
+    );
+  }
+}
+
 /**
  * Copies torchvision weights into a model built by `createSsdVgg16`, by tensor
  * name, validating every name, dtype and shape (errors name the tensor):
@@ -331,6 +344,7 @@ export function loadTorchvisionDetector(
   options: TorchvisionImportOptions = {},
 ): WeightTransfer {
   const source = options.source ?? 'torchvision weights';
+  refuseBatchNorm(model, source, "torchvision's vgg16 and ssd300_vgg16");
   const full = tensors.has('backbone.features.0.weight');
   let mapping: [string, string][];
   if (full) {
@@ -594,6 +608,7 @@ export async function importKerasVgg16Weights(
   handler: tf.io.IOHandler,
   dir: string,
 ): Promise<string[]> {
+  refuseBatchNorm(model, dir, 'Keras VGG16 weights');
   if (handler.load == null) {
     throw new WeightImportError(dir, 'IOHandler', 'the handler cannot load (no load method)');
   }
