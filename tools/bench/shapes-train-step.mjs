@@ -3,7 +3,7 @@
 //   npx nx run-many -t build && node tools/bench/shapes-train-step.mjs [--warmup 3] [--steps 20] [--rounds 1] [--skip torch]
 //
 // Ours: the app's own replica (examples/train-voc/dist/replica.js) with the `shapes`
-// recipe (SHAPES_RECIPE: VGG16-SSD ×1/8 on 128×128, 7 classes, 1560 anchors, Adam with
+// recipe (SHAPES_RECIPE: VGG16-SSD ×1/8 on 128×128 with its normalization, 7 classes, 1560 anchors, Adam with
 // the recipe's lr and weight decay, the app's non-finite check), trained by
 // createDataParallelTrainer on wasm with 2 worker threads, with 1 worker of 2 wasm
 // threads (threadsPerWorker; --skip threads leaves it out), with 2 workers of 2 threads
@@ -145,6 +145,8 @@ function twin(threads) {
       new URL('./shapes_train_step_torch.py', import.meta.url).pathname,
       ...['--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)],
       ...['--batch', String(batchSize), '--positives', String(positives)],
+      // The recipe's network: batch norm after the convs when it has it.
+      ...(SHAPES_RECIPE.normalization === 'batch' ? ['--batch-norm'] : []),
     ],
     { encoding: 'utf8', env: ompWait ? { ...process.env, OMP_WAIT_POLICY: ompWait } : process.env },
   );

@@ -11,7 +11,8 @@ Loss as @ssd/loss's multiboxLoss: smooth L1 over positives + softmax cross-entro
 positives and 3:1 hard-mined negatives per image, divided by the positives. Adam
 (lr 2e-3, betas 0.9/0.999, eps 1e-8) with L2 weight decay 5e-4 on conv kernels only,
 as the app's Adam. Batch 16, fixed seeded random inputs and targets (~10 positive
-anchors per image).
+anchors per image). --batch-norm: BatchNorm2d after every backbone and extra conv (the
+recipe's normalization: 'batch'), in training mode.
 
 Prints one JSON line: {"torch", "threads", "parameters", "warmup", "ms": [per-step ms],
 "cpu_ms": the process's CPU time over the timed steps}.
@@ -31,6 +32,11 @@ parser.add_argument("--warmup", type=int, default=3)
 parser.add_argument("--steps", type=int, default=20)
 parser.add_argument("--batch", type=int, default=16)
 parser.add_argument("--positives", type=int, default=10, help="positive anchors per image")
+parser.add_argument(
+    "--batch-norm",
+    action="store_true",
+    help="BatchNorm2d after every backbone and extra conv, no conv bias (--normalization batch)",
+)
 args = parser.parse_args()
 
 torch.manual_seed(0)
@@ -61,6 +67,18 @@ class L2Norm(nn.Module):
         return x / norm * self.gamma.view(1, -1, 1, 1)
 
 
+def conv_block(in_channels, out_channels, kernel, **kwargs):
+    """A backbone or extra conv (the ReLU follows in forward); with --batch-norm, conv
+    without bias then BatchNorm2d (eps 1e-5, momentum 0.1), as @ssd/vgg-ssd's
+    normalization: 'batch'."""
+    if not args.batch_norm:
+        return nn.Conv2d(in_channels, out_channels, kernel, **kwargs)
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, kernel, bias=False, **kwargs),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
 class ShapesSsd(nn.Module):
     def __init__(self):
         super().__init__()
@@ -70,12 +88,12 @@ class ShapesSsd(nn.Module):
         for block in blocks:
             layers = nn.ModuleList()
             for c in block:
-                layers.append(nn.Conv2d(channels, width(c), 3, padding=1))
+                layers.append(conv_block(channels, width(c), 3, padding=1))
                 channels = width(c)
             self.blocks.append(layers)
         self.norm = L2Norm(width(512))
-        self.fc6 = nn.Conv2d(channels, width(1024), 3, padding=6, dilation=6)
-        self.fc7 = nn.Conv2d(width(1024), width(1024), 1)
+        self.fc6 = conv_block(channels, width(1024), 3, padding=6, dilation=6)
+        self.fc7 = conv_block(width(1024), width(1024), 1)
         # (reduce, out, stride, pad): conv10_2 and conv11_2 get pad 1 below 268 px, as ours.
         extras = [(256, 512, 2, 1), (128, 256, 2, 1), (128, 256, 1, 1), (128, 256, 1, 1)]
         self.extras = nn.ModuleList()
@@ -85,8 +103,8 @@ class ShapesSsd(nn.Module):
             self.extras.append(
                 nn.ModuleList(
                     [
-                        nn.Conv2d(channels, width(reduce), 1),
-                        nn.Conv2d(width(reduce), width(out), 3, stride=stride, padding=pad),
+                        conv_block(channels, width(reduce), 1),
+                        conv_block(width(reduce), width(out), 3, stride=stride, padding=pad),
                     ]
                 )
             )

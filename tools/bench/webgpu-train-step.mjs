@@ -66,6 +66,7 @@ async function measure(variant) {
     inputSize: variant.inputSize,
     widthMultiplier: variant.widthMultiplier,
     inputScale: SHAPES_RECIPE.inputScale,
+    normalization: SHAPES_RECIPE.normalization,
     seed: 1,
     heInit: true,
   });

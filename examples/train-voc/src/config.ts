@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { SSD300_VOC, SSD512_VOC } from '@ssd/anchors';
-import { ssdFeatureMapSizes } from '@ssd/vgg-ssd';
+import { ssdFeatureMapSizes, type SsdNormalization } from '@ssd/vgg-ssd';
 import type { OptimizerKind } from './optimizer';
 import { UsageError, type ParsedFlags } from './flags';
 import { RECIPES, type Recipe } from './recipes';
@@ -34,6 +34,8 @@ export interface RunConfig {
   /** Multiplies the preprocessed input inside the network (1: the paper's, for pretrained weights). */
   readonly inputScale: number;
   readonly init: 'glorot' | 'he' | 'lsuv';
+  /** Batch norm after the backbone and extra convs (absent in runs saved before it existed: `none`). */
+  readonly normalization?: SsdNormalization;
   readonly augment: 'ssd' | 'light';
   readonly backboneWeights: string | null;
   /** `--weights`: a whole detector to fine-tune from (safetensors file or model folder). */
@@ -97,6 +99,27 @@ export function scaledSchedule(
   };
 }
 
+/**
+ * `--normalization` when not given: the network pretrained weights fit. A
+ * `--backbone-weights` VGG16 and a torchvision `--weights` file have no batch
+ * norm; a `--weights` model folder has what its `model.json` says; else the
+ * recipe's.
+ */
+function defaultNormalization(flags: ParsedFlags, r: Recipe): SsdNormalization {
+  if (typeof flags['backbone-weights'] === 'string') return 'none';
+  if (typeof flags.weights === 'string') {
+    const file = path.resolve(flags.weights);
+    if (file.endsWith('.safetensors')) return 'none';
+    const modelJson = file.endsWith('.json') ? file : path.join(file, 'model.json');
+    try {
+      return readFileSync(modelJson, 'utf8').includes('"SsdBatchNorm"') ? 'batch' : 'none';
+    } catch {
+      return 'none'; // loading the weights reports the missing file
+    }
+  }
+  return r.normalization ?? 'none';
+}
+
 /** The run configuration from parsed flags over the preset's recipe. */
 export function resolveTrainConfig(flags: ParsedFlags, now = new Date()): RunConfig {
   const data = typeof flags.data === 'string' ? path.resolve(flags.data) : null;
@@ -123,6 +146,7 @@ export function resolveTrainConfig(flags: ParsedFlags, now = new Date()): RunCon
     widthMultiplier: get('width', r.widthMultiplier),
     inputScale: get('input-scale', r.inputScale),
     init: get('init', r.init),
+    normalization: get('normalization', defaultNormalization(flags, r)),
     augment: get('augment', r.augment),
     backboneWeights:
       typeof flags['backbone-weights'] === 'string'
@@ -188,6 +212,11 @@ export function validateConfig(c: RunConfig): void {
   if (c.weights && c.backboneWeights) {
     throw new UsageError(
       '--weights and --backbone-weights: pass one (--weights loads the whole detector, backbone included)',
+    );
+  }
+  if (c.normalization === 'batch' && c.backboneWeights) {
+    throw new UsageError(
+      '--normalization batch with --backbone-weights: pretrained VGG16 weights have no batch norm; train from scratch or drop --normalization',
     );
   }
   if (!(c.momentum >= 0 && c.momentum < 1)) {

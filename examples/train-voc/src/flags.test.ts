@@ -73,8 +73,9 @@ describe('parseCommandLine', () => {
   it('prints every preset’s real default, no "see README"', () => {
     const text = helpText('train');
     expect(text).not.toMatch(/see README/);
-    expect(text).toContain('(default: ssd300, ssd512: 0.001; shapes: 0.002)');
-    expect(text).toContain('(default: ssd300, ssd512: 80000,100000; shapes: 1380,1540)');
+    expect(text).toContain('(default: ssd300, ssd512: 0.001; shapes: 0.004)');
+    expect(text).toContain('(default: ssd300, ssd512: none; shapes: batch)');
+    expect(text).toContain('(default: ssd300, ssd512: 80000,100000; shapes: 863,963)');
     expect(text).toContain('(default: ssd300, ssd512: 1; shapes: 1/58)');
     expect(text).toContain('(default: ssd300: 300; ssd512: 512; shapes: 128)');
     expect(recipeDefaults('batchSize')).toBe(
@@ -111,10 +112,10 @@ describe('iteration-based defaults', () => {
     const short = resolveTrainConfig(
       parseCommandLine(['train', '--preset', 'shapes', '--iterations', '80']).flags,
     );
-    // 1380 and 1540 of 1600 → 69 and 77 of 80; warm-up 30 → 2 (1.5 rounded); checkpoints every 5.
+    // 863 and 963 of 1000 → 69 and 77 of 80; warm-up 19 → 2 (1.52 rounded); checkpoints every 8.
     expect(short.lrSteps).toEqual([69, 77]);
     expect(short.warmup).toBe(2);
-    expect(short.checkpointEvery).toBe(5);
+    expect(short.checkpointEvery).toBe(8);
     expect(short.evalEvery).toBe(0);
     expect(configWarnings(short)).toEqual([]);
     const given = resolveTrainConfig(
@@ -210,6 +211,21 @@ describe('resolveTrainConfig', () => {
       '--lr-schedule cosine: --iterations (30) must be larger than --warmup (30)',
     );
     expect(cosine('--iterations', '31', '--warmup', '30').lrSchedule).toBe('cosine');
+  });
+
+  it('--normalization: batch for the shapes demo, none for the paper; batch only from scratch', () => {
+    const train = (...extra: string[]) =>
+      resolveTrainConfig(parseCommandLine(['train', ...extra]).flags);
+    expect(train().normalization).toBe('batch'); // the shapes recipe
+    expect(train('--data', '/tmp/VOCdevkit').normalization).toBe('none'); // the paper's
+    expect(train('--normalization', 'none').normalization).toBe('none');
+    expect(() => train('--normalization', 'group')).toThrow(/--normalization/);
+    expect(() =>
+      train('--normalization', 'batch', '--backbone-weights', 'vgg16.safetensors'),
+    ).toThrow(/pretrained VGG16 weights have no batch norm/);
+    // Pretrained weights choose the network that fits them unless told otherwise.
+    expect(train('--backbone-weights', 'vgg16.safetensors').normalization).toBe('none');
+    expect(train('--weights', 'ssd300.safetensors').normalization).toBe('none');
   });
 
   it('--cache: auto by default, full, off or a bound in pixels; anything else named', () => {

@@ -132,6 +132,15 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'Initialisation when training from scratch: glorot (tfjs default); he (He-normal backbone and extras, heads glorot); lsuv (He-normal, then every conv rescaled in order to unit-variance output on training images).',
   },
   {
+    name: 'normalization',
+    kind: 'string',
+    commands: TRAIN,
+    choices: ['none', 'batch'],
+    recipe: 'normalization',
+    defaultText: '',
+    help: 'none: the paper’s VGG16; batch: batch norm after every backbone and extra conv (ScratchDet; from scratch: pretrained VGG16 weights have none). With --backbone-weights the default is none, with --weights what the weights hold.',
+  },
+  {
     name: 'backbone-weights',
     kind: 'string',
     commands: TRAIN,

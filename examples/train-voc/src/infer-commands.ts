@@ -35,6 +35,7 @@ export async function loadRun(target: string): Promise<LoadedRun> {
     widthMultiplier: config.widthMultiplier,
     // Runs saved before --input-scale existed had none.
     inputScale: config.inputScale ?? 1,
+    normalization: config.normalization ?? 'none',
     seed: config.seed,
     heInit: false,
   });

@@ -6,6 +6,7 @@ import {
   heInitialise,
   loadTorchvisionWeights,
   preprocess,
+  type SsdNormalization,
 } from '@ssd/vgg-ssd';
 import {
   copyDetectorWeightsAsync,
@@ -57,6 +58,8 @@ export interface NetworkOptions {
   readonly widthMultiplier: number;
   /** `createSsdVgg16`'s `inputScale` (1 = none). */
   readonly inputScale: number;
+  /** `createSsdVgg16`'s `normalization`. */
+  readonly normalization: SsdNormalization;
   readonly seed: number;
   /** Re-initialise backbone and extra convs with He-normal (`@ssd/vgg-ssd`'s `heInitialise`; from-scratch training). */
   readonly heInit: boolean;
@@ -69,6 +72,7 @@ export function buildNetwork(o: NetworkOptions): Network {
     preset,
     widthMultiplier: o.widthMultiplier,
     inputScale: o.inputScale,
+    normalization: o.normalization,
     inputSize: o.inputSize,
     seed: o.seed,
   });

@@ -76,6 +76,7 @@ export async function createReplica(options: ReplicaOptions) {
     inputSize: config.inputSize,
     widthMultiplier: config.widthMultiplier,
     inputScale: config.inputScale,
+    normalization: config.normalization ?? 'none',
     seed: config.seed,
     heInit: config.backboneWeights === null && config.weights === null && config.init === 'he',
   });

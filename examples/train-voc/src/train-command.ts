@@ -324,6 +324,7 @@ async function writeRunSummary(o: {
     inputSize: config.inputSize,
     widthMultiplier: config.widthMultiplier,
     inputScale: config.inputScale,
+    normalization: config.normalization ?? 'none',
     numAnchors: o.numAnchors,
     optimizer: config.optimizer,
     batchSize: config.batchSize,
@@ -410,6 +411,7 @@ async function train(
     inputSize: config.inputSize,
     widthMultiplier: config.widthMultiplier,
     inputScale: config.inputScale,
+    normalization: config.normalization ?? 'none',
     seed: config.seed,
     heInit: config.backboneWeights === null && config.weights === null && config.init === 'he',
   });

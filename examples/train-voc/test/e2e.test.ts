@@ -5,6 +5,8 @@
  */
 import { loadSsd as loadSsdFrom, type Detection, type SsdDetector } from '@ssd/detect';
 import { loadSsd } from '@ssd/detect/node';
+import { BatchNorm } from '@ssd/vgg-ssd';
+import { loadSsdModel } from '@ssd/vgg-ssd/node';
 import { decodeImage } from '@ssd/voc/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { promises as fs } from 'node:fs';
@@ -34,6 +36,9 @@ function trainArgs(out: string): string[] {
     'checkpoint-every': '6',
     'keep-checkpoints': '2',
     draw: '3',
+    // The paper's network: 2 workers then compute the same objective as 1 (below); with
+    // batch norm each worker normalises by its own half of the batch (its own test below).
+    normalization: 'none',
   });
 }
 
@@ -220,5 +225,39 @@ describe('train-voc end to end', () => {
     // The same objective as one process: equal to the single-worker run's first loss.
     const single = await losses(path.join(dir, 'straight'));
     expect(straight[0]).toBeCloseTo(single[0]!, 3);
+  });
+
+  it('--normalization batch: workers, exact resume, and a model that carries the running statistics', async () => {
+    const args = (out: string, iterations: number) => {
+      const a = trainArgs(out);
+      a[a.indexOf('--workers') + 1] = '2';
+      a[a.indexOf('--iterations') + 1] = String(iterations);
+      a[a.indexOf('--draw') + 1] = '0';
+      a[a.indexOf('--normalization') + 1] = 'batch';
+      return a;
+    };
+    const straightOut = path.join(dir, 'bn-straight');
+    await runTrain(resolveTrainConfig(parseCommandLine(args(straightOut, 6)).flags), {}, quiet);
+    const splitOut = path.join(dir, 'bn-split');
+    await runTrain(resolveTrainConfig(parseCommandLine(args(splitOut, 3)).flags), {}, quiet);
+    await runTrain(null, { resume: splitOut, iterations: 6 }, quiet);
+    const straight = await losses(straightOut);
+    expect(straight).toHaveLength(6);
+    expect(straight.every(Number.isFinite)).toBe(true);
+    expect(await losses(splitOut)).toEqual(straight);
+    // The exported model is the workers' network: batch norm with moved running statistics.
+    const model = await loadSsdModel(path.join(straightOut, 'model'));
+    const bn = model.getLayer('block1_conv1_bn');
+    expect(bn).toBeInstanceOf(BatchNorm);
+    const [, , movingMean, movingVariance] = bn.getWeights();
+    expect(Math.max(...(await tf.abs(movingMean!).data()))).toBeGreaterThan(0);
+    expect([...(await movingVariance!.data())].some((v) => v !== 1)).toBe(true);
+    model.dispose();
+    const summary = JSON.parse(await fs.readFile(path.join(straightOut, 'summary.json'), 'utf8'));
+    expect(summary.normalization).toBe('batch');
+    // Fine-tuning from that model folder builds the same network without being told.
+    const weights = ['train', '--weights', path.join(straightOut, 'model')];
+    expect(resolveTrainConfig(parseCommandLine(weights).flags).normalization).toBe('batch');
+    expect(Number.isFinite(summary.mAP)).toBe(true);
   });
 });

@@ -89,6 +89,7 @@ const tinyNetwork = (numClasses: number, seed: number) =>
     inputSize: 96,
     widthMultiplier: 0.0625,
     inputScale: 1 / 58,
+    normalization: 'none',
     seed,
     heInit: false,
   });

@@ -71,7 +71,7 @@ describe('train on your own data', () => {
     ];
     const config = resolveTrainConfig(parseCommandLine(args).flags);
     // A VOC folder: splits by name, trainval and test by default; the recipe's
-    // iteration counts follow --iterations (1380, 1540 of 1600 → 5, 6 of 6).
+    // iteration counts follow --iterations (863, 963 of 1000 → 5, 6 of 6).
     expect(config.train).toEqual(['trainval']);
     expect(config.test).toEqual(['test']);
     expect(config.lrSteps).toEqual([5, 6]);

@@ -38,11 +38,11 @@ export interface BrowserTrainOptions {
 }
 
 /**
- * The `shapes` recipe of `npm start` (examples/train-voc `SHAPES_RECIPE`: width 1/8,
- * 128 px, Adam at 2e-3 with weight decay 5e-4, 30 warm-up steps, ×0.1 at 1380 and
- * 1540 of 1600) on a run short enough for a CPU backend in a browser: batch 8 (not
- * 16), 800 steps, 1 024 images. See examples/web/README.md for what it reaches and
- * how fast.
+ * The `shapes` recipe of `npm start` without batch norm (examples/train-voc
+ * `SHAPES_RECIPE` before it gained `normalization: 'batch'`: width 1/8, 128 px, Adam
+ * at 2e-3 with weight decay 5e-4, 30 warm-up steps, ×0.1 at 1380 and 1540 of 1600) on
+ * a run short enough for a CPU backend in a browser: batch 8 (not 16), 800 steps,
+ * 1 024 images. See examples/web/README.md for what it reaches and how fast.
  */
 export const BROWSER_TRAIN_DEFAULTS: Readonly<BrowserTrainOptions> = Object.freeze({
   inputSize: 128,
