@@ -74,6 +74,30 @@ async function detectorFromFetchedBytes(modelFolder: string): Promise<SsdDetecto
   return loadSsdFrom(handler);
 }
 
+/**
+ * Two 2-worker runs of 6 iterations: one straight, one stopped at 3 and resumed; their
+ * losses must be equal. Returns the straight run's folder and losses.
+ */
+async function workersStraightAndSplit(name: string, normalization: 'none' | 'batch') {
+  const args = (out: string, iterations: number) => {
+    const a = trainArgs(out);
+    a[a.indexOf('--workers') + 1] = '2';
+    a[a.indexOf('--iterations') + 1] = String(iterations);
+    a[a.indexOf('--draw') + 1] = '0';
+    a[a.indexOf('--normalization') + 1] = normalization;
+    return a;
+  };
+  const straightOut = path.join(dir, `${name}-straight`);
+  await runTrain(resolveTrainConfig(parseCommandLine(args(straightOut, 6)).flags), {}, quiet);
+  const splitOut = path.join(dir, `${name}-split`);
+  await runTrain(resolveTrainConfig(parseCommandLine(args(splitOut, 3)).flags), {}, quiet);
+  await runTrain(null, { resume: splitOut, iterations: 6 }, quiet);
+  const straight = await losses(straightOut);
+  expect(straight).toHaveLength(6);
+  expect(await losses(splitOut)).toEqual(straight);
+  return { straightOut, straight };
+}
+
 beforeAll(async () => {
   // The app trains on wasm; tfjs's per-kernel leak check (IS_TEST) misfires on
   // wasm's customGrad ops (see tools/testing's kernelLeakCheckReliable). Leaks
@@ -207,44 +231,15 @@ describe('train-voc end to end', () => {
   });
 
   it('resumes exactly with data-parallel worker threads too', async () => {
-    const args = (out: string, iterations: number) => {
-      const a = trainArgs(out);
-      a[a.indexOf('--workers') + 1] = '2';
-      a[a.indexOf('--iterations') + 1] = String(iterations);
-      a[a.indexOf('--draw') + 1] = '0';
-      return a;
-    };
-    const straightOut = path.join(dir, 'workers-straight');
-    await runTrain(resolveTrainConfig(parseCommandLine(args(straightOut, 6)).flags), {}, quiet);
-    const splitOut = path.join(dir, 'workers-split');
-    await runTrain(resolveTrainConfig(parseCommandLine(args(splitOut, 3)).flags), {}, quiet);
-    await runTrain(null, { resume: splitOut, iterations: 6 }, quiet);
-    const straight = await losses(straightOut);
-    expect(straight).toHaveLength(6);
-    expect(await losses(splitOut)).toEqual(straight);
+    const { straight } = await workersStraightAndSplit('workers', 'none');
     // The same objective as one process: equal to the single-worker run's first loss.
     const single = await losses(path.join(dir, 'straight'));
     expect(straight[0]).toBeCloseTo(single[0]!, 3);
   });
 
   it('--normalization batch: workers, exact resume, and a model that carries the running statistics', async () => {
-    const args = (out: string, iterations: number) => {
-      const a = trainArgs(out);
-      a[a.indexOf('--workers') + 1] = '2';
-      a[a.indexOf('--iterations') + 1] = String(iterations);
-      a[a.indexOf('--draw') + 1] = '0';
-      a[a.indexOf('--normalization') + 1] = 'batch';
-      return a;
-    };
-    const straightOut = path.join(dir, 'bn-straight');
-    await runTrain(resolveTrainConfig(parseCommandLine(args(straightOut, 6)).flags), {}, quiet);
-    const splitOut = path.join(dir, 'bn-split');
-    await runTrain(resolveTrainConfig(parseCommandLine(args(splitOut, 3)).flags), {}, quiet);
-    await runTrain(null, { resume: splitOut, iterations: 6 }, quiet);
-    const straight = await losses(straightOut);
-    expect(straight).toHaveLength(6);
+    const { straightOut, straight } = await workersStraightAndSplit('bn', 'batch');
     expect(straight.every(Number.isFinite)).toBe(true);
-    expect(await losses(splitOut)).toEqual(straight);
     // The exported model is the workers' network: batch norm with moved running statistics.
     const model = await loadSsdModel(path.join(straightOut, 'model'));
     const bn = model.getLayer('block1_conv1_bn');

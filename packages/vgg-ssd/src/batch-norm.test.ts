@@ -10,8 +10,8 @@ import {
   createSsdVgg16,
   loadSsdModel,
   loadTorchvisionWeights,
-  saveSsdModel,
 } from './index';
+import { narrowSsd, saveToMemory } from './test-helpers';
 
 function random(shape: number[], seed: number, scale = 1, offset = 0): tf.Tensor {
   const rng = testRng(seed);
@@ -156,19 +156,8 @@ describe('BatchNorm layer', () => {
 
 describe("createSsdVgg16({ normalization: 'batch' })", () => {
   it('puts batch norm + ReLU after every backbone and extra conv, whose biases go', () => {
-    const model = createSsdVgg16({
-      numClasses: 3,
-      preset: SSD300_VOC,
-      widthMultiplier: 0.0625,
-      inputSize: 96,
-      normalization: 'batch',
-    });
-    const plain = createSsdVgg16({
-      numClasses: 3,
-      preset: SSD300_VOC,
-      widthMultiplier: 0.0625,
-      inputSize: 96,
-    });
+    const model = narrowSsd({ normalization: 'batch' });
+    const plain = narrowSsd();
     const convs = plain.layers
       .filter((l) => /^(block\d_conv\d|fc[67]|conv\d+_[12])$/.test(l.name))
       .map((l) => l.name);
@@ -187,13 +176,7 @@ describe("createSsdVgg16({ normalization: 'batch' })", () => {
   });
 
   it('round-trips through the Keras JSON topology (BatchNorm is registered)', () => {
-    const model = createSsdVgg16({
-      numClasses: 3,
-      preset: SSD300_VOC,
-      widthMultiplier: 0.0625,
-      inputSize: 96,
-      normalization: 'batch',
-    });
+    const model = narrowSsd({ normalization: 'batch' });
     const json = model.toJSON(null, false) as unknown as tf.serialization.ConfigDict;
     const restored = tfl.models.modelFromJSON({ modelTopology: json } as never);
     return restored.then((r) => {
@@ -206,28 +189,13 @@ describe("createSsdVgg16({ normalization: 'batch' })", () => {
   });
 
   it('saves and loads with its running statistics: the same inference outputs, bit for bit', async () => {
-    const model = createSsdVgg16({
-      numClasses: 3,
-      preset: SSD300_VOC,
-      widthMultiplier: 0.0625,
-      inputSize: 64,
-      normalization: 'batch',
-      seed: 3,
-    });
+    const model = narrowSsd({ normalization: 'batch', seed: 3 });
     const x = random([2, 64, 64, 3], 11, 2) as tf.Tensor4D;
     // A training-mode pass moves the running statistics away from 0 and 1.
     tf.dispose(model.apply(x, { training: true }) as tf.Tensor[]);
     const moved = model.getLayer('block1_conv1_bn').getWeights()[2]!;
     expect(Math.max(...(await tf.abs(moved).data()))).toBeGreaterThan(0);
-    let saved: tf.io.ModelArtifacts | undefined;
-    await saveSsdModel(
-      model,
-      tf.io.withSaveHandler(async (artifacts) => {
-        saved = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    const loaded = await loadSsdModel(tf.io.fromMemory(saved!));
+    const loaded = await loadSsdModel(tf.io.fromMemory(await saveToMemory(model)));
     expect(loaded.getLayer('fc7_bn')).toBeInstanceOf(BatchNorm);
     const outputs = async (m: tfl.LayersModel) =>
       Promise.all((m.predict(x) as tf.Tensor[]).map((t) => t.data()));
@@ -237,13 +205,7 @@ describe("createSsdVgg16({ normalization: 'batch' })", () => {
   });
 
   it('refuses pretrained VGG16 weights, which have no batch norm, naming the layer', () => {
-    const model = createSsdVgg16({
-      numClasses: 3,
-      preset: SSD300_VOC,
-      widthMultiplier: 0.0625,
-      inputSize: 64,
-      normalization: 'batch',
-    });
+    const model = narrowSsd({ normalization: 'batch' });
     expect(() => loadTorchvisionWeights(model, new Map(), { source: 'vgg16.safetensors' })).toThrow(
       /vgg16\.safetensors: block1_conv1_bn: .*have no batch norm/,
     );

@@ -20,10 +20,9 @@ import {
   anchorConfigForModel,
   readSsdMetadata,
   loadSsdModel as loadFromHandler,
-  saveSsdModel as saveToHandler,
 } from './index';
 import { fileSystemHandler, loadSsdModel, saveSsdModel } from './node';
-import { narrowSsd } from './test-helpers';
+import { narrowSsd, saveToMemory } from './test-helpers';
 
 const root = mkdtempSync(join(tmpdir(), 'vgg-ssd-io-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -104,17 +103,9 @@ describe('the main entry: any IOHandler, no file system', () => {
   it('saves to and loads from memory with the metadata and bitwise-equal outputs', async () => {
     const model = tinyModel(7);
     const anchorConfig = anchorConfigForModel(model, SSD300_VOC);
-    let saved: tf.io.ModelArtifacts | undefined;
-    await saveToHandler(
-      model,
-      tf.io.withSaveHandler(async (artifacts) => {
-        saved = artifacts;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-      { anchorConfig, labels: ['cat', 'dog'] },
-    );
-    expect(saved?.weightData).toBeDefined();
-    const loaded = await loadFromHandler(tf.io.fromMemory(saved!));
+    const saved = await saveToMemory(model, { anchorConfig, labels: ['cat', 'dog'] });
+    expect(saved.weightData).toBeDefined();
+    const loaded = await loadFromHandler(tf.io.fromMemory(saved));
     expect(loaded.getLayer('fc6')).toBeInstanceOf(AtrousConv2D);
     // Saved metadata is completed from the model (input size and scale) and defaults.
     expect(readSsdMetadata(loaded)).toEqual({

@@ -25,9 +25,8 @@ import {
   anchorConfigForModel,
   loadSsdModel,
   preprocess,
-  saveSsdModel,
 } from './index';
-import { narrowSsd } from './test-helpers';
+import { narrowSsd, saveToMemory } from './test-helpers';
 
 const webgpu = await webgpuForTests();
 
@@ -286,21 +285,14 @@ describeOnWebgpu(webgpu, 'training a width-1/16 SSD on webgpu', () => {
         expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.9);
 
         // Checkpoint: weights read back from the GPU, saved, loaded on cpu.
-        let saved: tf.io.ModelArtifacts | undefined;
-        await saveSsdModel(
-          model,
-          tf.io.withSaveHandler(async (artifacts) => {
-            saved = artifacts;
-            return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-          }),
-        );
+        const saved = await saveToMemory(model);
         const trained = await Promise.all(model.getWeights().map((w) => w.data()));
         const outputs = model.predict(batch.images) as tf.Tensor[];
         const gpuOutputs = await Promise.all(outputs.map((t) => t.data()));
         const pixels = await batch.images.data();
         tf.dispose(outputs);
         await onBackend('cpu', async () => {
-          const loaded = await loadSsdModel(tf.io.fromMemory(saved!));
+          const loaded = await loadSsdModel(tf.io.fromMemory(saved));
           const reloaded = await Promise.all(loaded.getWeights().map((w) => w.data()));
           expect(reloaded.length).toBe(trained.length);
           reloaded.forEach((w, i) => expectArrayClose(w, trained[i]!, { atol: 0 }));
