@@ -204,6 +204,24 @@ describe("createSsdVgg16({ normalization: 'batch' })", () => {
     loaded.dispose();
   });
 
+  it('trains and predicts without growing the tensor count', () => {
+    const model = narrowSsd({ normalization: 'batch' });
+    const x = random([2, 64, 64, 3], 12, 2) as tf.Tensor4D;
+    const weights = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => {
+        const [loc, logits] = model.apply(x, { training: true }) as tf.Tensor[];
+        return tf.add(tf.sum(loc!), tf.sum(logits!)) as tf.Scalar;
+      }, weights);
+      tf.dispose([value, ...Object.values(grads), ...(model.predict(x) as tf.Tensor[])]);
+      return tf.memory().numTensors;
+    };
+    step();
+    const after = step();
+    expect(step()).toBe(after);
+    model.dispose();
+  });
+
   it('refuses pretrained VGG16 weights, which have no batch norm, naming the layer', () => {
     const model = narrowSsd({ normalization: 'batch' });
     expect(() => loadTorchvisionWeights(model, new Map(), { source: 'vgg16.safetensors' })).toThrow(
