@@ -8,7 +8,7 @@ import type { RunConfig } from './config';
 import { SHAPES_DIR, checkDataFolder, ensureShapesDataset, openSplits } from './data';
 import { evaluateDetector, evaluationSummary, formatApTable, writePrCurves } from './evaluation';
 import { UsageError, type ParsedFlags } from './flags';
-import { buildNetwork, type Network } from './network';
+import { buildNetwork, networkOptions, type Network } from './network';
 import { checkOutFolder, freeFolder } from './out-folder';
 import { drawBoxesPng } from './plots';
 import { EVAL_BATCH_SIZE } from './recipes';
@@ -29,14 +29,8 @@ export async function loadRun(target: string): Promise<LoadedRun> {
   const data = await loadRunCheckpoint(checkpointDir);
   const { config, classes } = data.state.extra;
   const net = buildNetwork({
-    preset: config.preset,
-    numClasses: classes.length + 1,
-    inputSize: config.inputSize,
-    widthMultiplier: config.widthMultiplier,
-    // Runs saved before --input-scale existed had none.
-    inputScale: config.inputScale ?? 1,
-    normalization: config.normalization ?? 'none',
-    seed: config.seed,
+    ...networkOptions(config, classes.length + 1),
+    // The checkpoint's weights replace any initialisation.
     heInit: false,
   });
   restoreWeights(net.weights, data.model);

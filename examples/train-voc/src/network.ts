@@ -17,7 +17,7 @@ import { loadKerasVgg16Weights, loadSsdModel, readSafetensorsFile } from '@ssd/v
 import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { PresetName } from './config';
+import type { PresetName, RunConfig } from './config';
 import { paramsFromVariables, type TrainableParam } from './optimizer';
 import type { NamedWeight } from './state';
 
@@ -63,6 +63,24 @@ export interface NetworkOptions {
   readonly seed: number;
   /** Re-initialise backbone and extra convs with He-normal (`@ssd/vgg-ssd`'s `heInitialise`; from-scratch training). */
   readonly heInit: boolean;
+}
+
+/**
+ * The network a run's configuration describes, for `numClasses` (K + 1); also of a
+ * run saved before `inputScale` (then 1) or `normalization` (then none) existed.
+ * He-normal re-initialisation when training from scratch with `--init he`.
+ */
+export function networkOptions(config: RunConfig, numClasses: number): NetworkOptions {
+  return {
+    preset: config.preset,
+    numClasses,
+    inputSize: config.inputSize,
+    widthMultiplier: config.widthMultiplier,
+    inputScale: config.inputScale ?? 1,
+    normalization: config.normalization ?? 'none',
+    seed: config.seed,
+    heInit: config.backboneWeights === null && config.weights === null && config.init === 'he',
+  };
 }
 
 export function buildNetwork(o: NetworkOptions): Network {

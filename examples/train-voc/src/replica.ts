@@ -10,7 +10,7 @@ import { multiboxLoss } from '@ssd/loss';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import type { RunConfig } from './config';
-import { buildNetwork, preprocess } from './network';
+import { buildNetwork, networkOptions, preprocess } from './network';
 import { createOptimizer, type Optimizer } from './optimizer';
 
 export interface ReplicaOptions {
@@ -70,16 +70,7 @@ class AppOptimizer extends tf.Optimizer {
 
 export async function createReplica(options: ReplicaOptions) {
   const { config } = options;
-  const net = buildNetwork({
-    preset: config.preset,
-    numClasses: options.numClasses,
-    inputSize: config.inputSize,
-    widthMultiplier: config.widthMultiplier,
-    inputScale: config.inputScale,
-    normalization: config.normalization ?? 'none',
-    seed: config.seed,
-    heInit: config.backboneWeights === null && config.weights === null && config.init === 'he',
-  });
+  const net = buildNetwork(networkOptions(config, options.numClasses));
   const inner = createOptimizer(config.optimizer, net.params, config);
   const slots = inner.slotVariables();
   const counter = tf.variable(tf.scalar(0), false, 'ssd_train_voc_updates');

@@ -33,6 +33,7 @@ import {
   buildNetwork,
   loadBackboneWeights,
   loadDetectorWeights,
+  networkOptions,
   preprocess,
   type Network,
 } from './network';
@@ -405,16 +406,7 @@ async function train(
   );
 
   const tensorsAtStart = tf.memory().numTensors;
-  const net: Network = buildNetwork({
-    preset: config.preset,
-    numClasses: classes.length + 1,
-    inputSize: config.inputSize,
-    widthMultiplier: config.widthMultiplier,
-    inputScale: config.inputScale,
-    normalization: config.normalization ?? 'none',
-    seed: config.seed,
-    heInit: config.backboneWeights === null && config.weights === null && config.init === 'he',
-  });
+  const net: Network = buildNetwork(networkOptions(config, classes.length + 1));
   const optimizer = createOptimizer(config.optimizer, net.params, config);
   const startIteration = await initialiseWeights(
     { net, optimizer, config, resumeFrom, trainSet, metricsFile },

@@ -263,7 +263,12 @@ export function createSsdVgg16(options: SsdVgg16Options): tfl.LayersModel {
     name: string,
     filters: number,
     kernelSize: number,
-    extra: { strides?: number; activation?: 'relu' | 'linear'; same?: boolean } = {},
+    extra: {
+      strides?: number;
+      activation?: 'relu' | 'linear';
+      same?: boolean;
+      useBias?: boolean;
+    } = {},
   ) =>
     tfl.layers.conv2d({
       name,
@@ -274,6 +279,7 @@ export function createSsdVgg16(options: SsdVgg16Options): tfl.LayersModel {
       // pad 1, without a separate padding op (and its gradient) per layer.
       padding: extra.same ? 'same' : 'valid',
       activation: extra.activation ?? 'relu',
+      useBias: extra.useBias ?? true,
       kernelInitializer: init(),
       biasInitializer: 'zeros',
     });
@@ -283,19 +289,13 @@ export function createSsdVgg16(options: SsdVgg16Options): tfl.LayersModel {
     filters: number,
     kernelSize: number,
     extra: { strides?: number; same?: boolean } = {},
-  ) => {
-    if (!batchNorm) return conv2d(name, filters, kernelSize, extra);
-    const layer = tfl.layers.conv2d({
-      name,
-      filters,
-      kernelSize,
-      strides: extra.strides ?? 1,
-      padding: extra.same ? 'same' : 'valid',
-      useBias: false,
-      kernelInitializer: init(),
-    });
-    return normalized(name, layer);
-  };
+  ) =>
+    batchNorm
+      ? normalized(
+          name,
+          conv2d(name, filters, kernelSize, { ...extra, activation: 'linear', useBias: false }),
+        )
+      : conv2d(name, filters, kernelSize, extra);
   /** `layer` → batch norm with the ReLU fused (`<name>_bn`), as one applicable. */
   const normalized = (name: string, layer: { apply(x: tfl.SymbolicTensor): unknown }) => ({
     apply: (x: tfl.SymbolicTensor): tfl.SymbolicTensor =>
