@@ -14,6 +14,8 @@ interface Case {
   inChannels: number;
   outChannels: number;
   kernel: number;
+  /** Kernel width when it differs from `kernel` (the height). */
+  kernelWidth?: number;
   stride: number;
   pad: Pad;
 }
@@ -117,6 +119,37 @@ for (const inChannels of [3, 8]) {
   });
 }
 
+// Stride 1 without im2col: every tap is a shifted window of xᵀ read as a dense
+// matrix, whose rows run into the next channel (and the last into a zero row)
+// where dy's grid padding is: a non-square kernel with an asymmetric pad, and a
+// single image whose last tap reads furthest past the end.
+cases.push({
+  batch: 2,
+  height: 6,
+  width: 9,
+  inChannels: 4,
+  outChannels: 3,
+  kernel: 2,
+  kernelWidth: 3,
+  stride: 1,
+  pad: [
+    [0, 0],
+    [0, 1],
+    [2, 1],
+    [0, 0],
+  ],
+});
+cases.push({
+  batch: 1,
+  height: 5,
+  width: 5,
+  inChannels: 2,
+  outChannels: 2,
+  kernel: 3,
+  stride: 1,
+  pad: 'same',
+});
+
 function randomArray(size: number, rng: () => number): Float32Array {
   const out = new Float32Array(size);
   for (let i = 0; i < size; i++) out[i] = rng() * 2 - 1;
@@ -129,7 +162,7 @@ async function convGrads(c: Case, seed: number): Promise<{ dx: Float32Array; dw:
   const xShape: [number, number, number, number] = [c.batch, c.height, c.width, c.inChannels];
   const wShape: [number, number, number, number] = [
     c.kernel,
-    c.kernel,
+    c.kernelWidth ?? c.kernel,
     c.inChannels,
     c.outChannels,
   ];
