@@ -55,16 +55,20 @@ export class TrainPage {
     this.reset();
   }
 
-  private field(name: string): number {
-    return Number(this.form.querySelector<HTMLInputElement>(`[name="${name}"]`)!.value);
+  private field(name: string): string {
+    return this.form.querySelector<HTMLInputElement>(`[name="${name}"]`)!.value;
   }
 
   /** The run's options: the trainer's, or the form's before a run starts. */
   options(): BrowserTrainOptions {
     if (this.trainer) return { ...this.trainer.options };
-    const o: BrowserTrainOptions = { ...BROWSER_TRAIN_DEFAULTS };
-    for (const key of Object.keys(o) as (keyof BrowserTrainOptions)[]) o[key] = this.field(key);
-    return o;
+    const o = { ...BROWSER_TRAIN_DEFAULTS } as Record<keyof BrowserTrainOptions, number | string>;
+    for (const key of Object.keys(o) as (keyof BrowserTrainOptions)[]) {
+      // The selects of strings stay strings; every other field is a number.
+      o[key] =
+        typeof BROWSER_TRAIN_DEFAULTS[key] === 'string' ? this.field(key) : Number(this.field(key));
+    }
+    return o as unknown as BrowserTrainOptions;
   }
 
   private reset(): void {

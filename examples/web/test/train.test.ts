@@ -19,7 +19,7 @@ const SMALL_RUN = {
   inputSize: 96,
   widthMultiplier: 1 / 16,
   batchSize: 8,
-  steps: 12,
+  steps: 20,
   trainImages: 64,
   testImages: 8,
 };
@@ -51,14 +51,14 @@ describeInBrowser('the Train page in Chromium', () => {
     });
     try {
       const first = await page.evaluate(
-        (options) => window.ssdApp.train({ steps: 6, options }),
+        (options) => window.ssdApp.train({ steps: 10, options }),
         SMALL_RUN,
       );
-      expect(first).toHaveLength(6);
+      expect(first).toHaveLength(10);
       expect(first.every(Number.isFinite)).toBe(true);
       // Resume: the next steps continue the same run (Adam's state and the step count kept).
       const tensorsBefore = await page.evaluate(() => window.ssdApp.numTensors());
-      const second = await page.evaluate(() => window.ssdApp.train({ steps: 6 }));
+      const second = await page.evaluate(() => window.ssdApp.train({ steps: 10 }));
       expect(await page.evaluate(() => window.ssdApp.numTensors())).toBe(tensorsBefore);
       expect(mean(second.slice(-3))).toBeLessThan(mean(first.slice(0, 3)) * 0.8);
 
@@ -67,6 +67,8 @@ describeInBrowser('the Train page in Chromium', () => {
       await page.screenshot({ path: path.join(OUTPUT, 'train.png'), fullPage: true });
 
       const { modelJson, weightsBase64 } = await page.evaluate(() => window.ssdApp.exportModel());
+      // The page's default recipe has batch norm, whose running statistics the export carries.
+      expect(modelJson).toContain('"class_name":"SsdBatchNorm"');
       const modelDir = path.join(dir, 'model');
       await mkdir(modelDir);
       await writeFile(path.join(modelDir, 'model.json'), modelJson);
