@@ -20,11 +20,12 @@ Called by tools/bench/shapes-train-step.mjs; needs Debian's python3-torch.
 """
 import argparse
 import json
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from torch_timing import time_steps
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--threads", type=int, default=2)
@@ -199,14 +200,7 @@ def step():
     return loss.item()
 
 
-for _ in range(args.warmup):
-    step()
-times = []
-cpu_start = time.process_time()
-for _ in range(args.steps):
-    start = time.perf_counter()
-    step()
-    times.append((time.perf_counter() - start) * 1000)
+times, cpu_ms = time_steps(step, args.steps, warmup=args.warmup)
 print(
     json.dumps(
         {
@@ -216,7 +210,7 @@ print(
             "anchors": num_anchors,
             "warmup": args.warmup,
             "ms": times,
-            "cpu_ms": (time.process_time() - cpu_start) * 1000,
+            "cpu_ms": cpu_ms,
         }
     )
 )

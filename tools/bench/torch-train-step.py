@@ -7,11 +7,12 @@ Called by tools/bench/backend-train-step.mjs; needs Debian's python3-torchvision
 """
 import argparse
 import json
-import time
 
 import torch
 import torchvision
 from torchvision.models.detection import ssd300_vgg16
+
+from torch_timing import time_steps
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--threads", type=int, default=2)
@@ -42,12 +43,7 @@ def step():
     optimizer.step()
 
 
-step()  # warm-up
-times = []
-for _ in range(args.steps):
-    start = time.perf_counter()
-    step()
-    times.append((time.perf_counter() - start) * 1000)
+times, _ = time_steps(step, args.steps)
 print(
     json.dumps(
         {

@@ -10,11 +10,12 @@ all anchors, backward, SGD step. Median of the timed repetitions after one warm-
 import json
 import statistics
 import sys
-import time
 
 import torch
 import torchvision
 from torchvision.models.detection import ssd300_vgg16
+
+from torch_timing import time_steps
 
 reps = int(sys.argv[1]) if len(sys.argv) > 1 else 3
 if len(sys.argv) > 2:
@@ -29,13 +30,7 @@ def forward(x):
 
 
 def timed(fn):
-    fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return statistics.median(time_steps(fn, reps)[0])
 
 
 model.eval()
