@@ -12,11 +12,6 @@ import { defineConfig, type Options } from 'tsup';
  * such as an error type is one class whichever entry it is imported through.
  * Rollup (`treeshake`) turns those chunks into CommonJS; tsup's default for CJS
  * chunks (sucrase) would also rewrite class fields and optional chaining.
- *
- * `SSD_SKIP_DTS=1` leaves out the declaration files, which take most of a build
- * (`npm start` builds this way: it only runs the JavaScript). It is one of the
- * build's Nx inputs, so a build without them is never taken from the cache for
- * one with them.
  */
 export function libraryConfig(overrides: Options = {}) {
   const entry = overrides.entry ?? ['src/index.ts'];
@@ -24,7 +19,7 @@ export function libraryConfig(overrides: Options = {}) {
   return defineConfig({
     entry,
     format: ['esm', 'cjs'],
-    dts: process.env.SSD_SKIP_DTS !== '1',
+    dts: true,
     sourcemap: true,
     clean: true,
     target: 'es2022',
