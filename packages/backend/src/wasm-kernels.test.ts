@@ -1,9 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-wasm';
-import { Conv2DBackpropInput, getKernel } from '@tensorflow/tfjs-core';
+import {
+  Conv2DBackpropInput,
+  getKernel,
+  type KernelBackend,
+  type NamedAttrMap,
+} from '@tensorflow/tfjs-core';
 import { expectArrayClose, testRng } from '@ssd/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { conv2DBackpropFilterWasm } from './kernels/Conv2DBackpropFilter';
+import { supportsHeapViews, type HeapBackend } from './kernels/heap';
+import { KernelScope } from './kernels/kernel-scope';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -119,15 +127,16 @@ for (const inChannels of [3, 8]) {
   });
 }
 
-// Stride 1 without im2col: every tap is a shifted window of xᵀ read as a dense
-// matrix, whose rows run into the next channel (and the last into a zero row)
-// where dy's grid padding is: a non-square kernel with an asymmetric pad, and a
-// single image whose last tap reads furthest past the end.
+// Stride 1 without im2col (from MIN_VIEW_CHANNELS = 8 input channels): every tap
+// is a shifted window of xᵀ read as a dense matrix, whose rows run into the next
+// channel (and the last into a zero row) where dy's grid padding is: a non-square
+// kernel with an asymmetric pad, and a single image whose last tap reads furthest
+// past the end.
 cases.push({
   batch: 2,
   height: 6,
   width: 9,
-  inChannels: 4,
+  inChannels: 8,
   outChannels: 3,
   kernel: 2,
   kernelWidth: 3,
@@ -143,7 +152,7 @@ cases.push({
   batch: 1,
   height: 5,
   width: 5,
-  inChannels: 2,
+  inChannels: 9,
   outChannels: 2,
   kernel: 3,
   stride: 1,
@@ -217,28 +226,106 @@ describe('wasm training kernels', () => {
     },
   );
 
-  it('frees every intermediate: one new data id per kernel call', async () => {
-    await tf.setBackend('wasm');
-    const x = tf.ones([2, 9, 9, 4]);
-    const dy = tf.ones([2, 5, 5, 3]);
-    const w = tf.ones([3, 3, 4, 3]);
-    const backend = tf.backend();
-    const before = backend.numDataIds();
-    const dw = tf.engine().runKernel(
-      'Conv2DBackpropFilter',
-      { x, dy },
-      {
-        strides: 2,
-        pad: 'same',
+  it.each([2, 1])(
+    'frees every intermediate (views included): one new data id per kernel call, stride %i',
+    async (stride) => {
+      await tf.setBackend('wasm');
+      const out = Math.ceil(9 / stride);
+      // 8 input channels: stride 1 takes the heap-view route.
+      const x = tf.ones([2, 9, 9, 8]);
+      const dy = tf.ones([2, out, out, 3]);
+      const w = tf.ones([3, 3, 8, 3]);
+      const backend = tf.backend();
+      const before = backend.numDataIds();
+      const dw = tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x, dy },
+        {
+          strides: stride,
+          pad: 'same',
+          dataFormat: 'NHWC',
+          filterShape: [3, 3, 8, 3],
+        },
+      ) as tf.Tensor;
+      const dx = tf.conv2dTranspose(
+        dy as tf.Tensor4D,
+        w as tf.Tensor4D,
+        [2, 9, 9, 8],
+        stride,
+        'same',
+      );
+      expect(backend.numDataIds()).toBe(before + 2);
+      expect(dw.shape).toEqual([3, 3, 8, 3]);
+      expect(dx.shape).toEqual([2, 9, 9, 8]);
+      tf.dispose([x, dy, w, dw, dx]);
+    },
+  );
+
+  it.each([
+    ['im2col', 8],
+    ['views', 3],
+  ] as const)(
+    'the %s route, forced at stride 1 with %i input channels, agrees with cpu',
+    async (route, channels) => {
+      const c = cases.find((k) => k.stride === 1 && k.kernel === 3 && k.inChannels === channels)!;
+      await tf.setBackend('cpu');
+      const expected = await convGrads(c, 7);
+      await tf.setBackend('wasm');
+      expect(supportsHeapViews(tf.backend())).toBe(true);
+      expect(supportsHeapViews({} as unknown as KernelBackend)).toBe(false);
+      const rng = testRng(7);
+      const x = tf.tensor4d(randomArray(c.batch * c.height * c.width * c.inChannels, rng), [
+        c.batch,
+        c.height,
+        c.width,
+        c.inChannels,
+      ]);
+      // The same x and dy as convGrads draws (its w next, then r = dy).
+      const w = tf.tensor4d(randomArray(9 * c.inChannels * c.outChannels, rng), [
+        3,
+        3,
+        c.inChannels,
+        c.outChannels,
+      ]);
+      const probe = tf.conv2d(x, w, c.stride, c.pad);
+      const dy = tf.tensor(randomArray(probe.size, rng), probe.shape);
+      const attrs = {
+        strides: [1, 1],
+        pad: c.pad,
         dataFormat: 'NHWC',
-        filterShape: [3, 3, 4, 3],
-      },
-    ) as tf.Tensor;
-    const dx = tf.conv2dTranspose(dy as tf.Tensor4D, w as tf.Tensor4D, [2, 9, 9, 4], 2, 'same');
-    expect(backend.numDataIds()).toBe(before + 2);
-    expect(dw.shape).toEqual([3, 3, 4, 3]);
-    expect(dx.shape).toEqual([2, 9, 9, 4]);
-    tf.dispose([x, dy, w, dw, dx]);
+        dimRoundingMode: undefined,
+        filterShape: [3, 3, c.inChannels, c.outChannels],
+      };
+      const dw = conv2DBackpropFilterWasm(
+        { inputs: { x, dy }, backend: tf.backend(), attrs: attrs as unknown as NamedAttrMap },
+        route,
+      );
+      const actual = (tf.backend() as unknown as HeapBackend).typedArrayFromHeap(
+        dw,
+      ) as Float32Array;
+      expectArrayClose(actual, expected.dw, relativeTolerance(expected.dw));
+      tf.backend().disposeData(dw.dataId);
+      tf.dispose([x, w, probe, dy]);
+    },
+  );
+
+  it('heap views: read the viewed memory, refuse to run past it, and leave nothing behind', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend();
+    const base = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7]);
+    const before = backend.numDataIds();
+    const scope = new KernelScope(backend);
+    const view = scope.view(base, 3, [2, 2]);
+    const doubled = scope.run('Multiply', { a: view, b: view }, {});
+    expect(Array.from((backend as unknown as HeapBackend).typedArrayFromHeap(doubled))).toEqual([
+      9, 16, 25, 36,
+    ]);
+    expect(() => scope.view(base, 5, [2, 2])).toThrow('no float32 view [2, 2] at 5');
+    scope.abandon();
+    expect(backend.numDataIds()).toBe(before);
+    // The viewed memory is still the base tensor's, intact.
+    expect(Array.from(await base.data())).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    base.dispose();
   });
 
   it('keeps the stock Conv2DBackpropInput setup and restores the stock kernel on unregister', () => {

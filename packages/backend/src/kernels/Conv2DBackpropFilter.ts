@@ -7,7 +7,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
-import type { HeapBackend } from './heap';
+import { supportsHeapViews, type HeapBackend } from './heap';
 import { KernelScope } from './kernel-scope';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
@@ -64,6 +64,13 @@ function dyOnGrid(scope: KernelScope, dy: TensorInfo, Hg: number, Wg: number): T
   return scope.reshape(dyg, [B * Hg * Wg, CO]);
 }
 
+/**
+ * Fewer input channels than this take the im2col product at stride 1 too: its
+ * matrix is small (KH·KW·C rows), and one product keeps XNNPACK's tiles full
+ * where KH·KW products of C rows would not (`conv1_1`'s 3 channels).
+ */
+export const MIN_VIEW_CHANNELS = 8;
+
 function toNhwc(scope: KernelScope, t: TensorInfo, dataFormat: string): TensorInfo {
   return dataFormat === 'NCHW' ? scope.run('Transpose', { x: t }, { perm: [0, 2, 3, 1] }) : t;
 }
@@ -85,17 +92,25 @@ function toNhwc(scope: KernelScope, t: TensorInfo, dataFormat: string): TensorIn
  * (kh,kw,ci) of the im2col matrix `[KH·KW·C, L]` is the contiguous run
  * X_rᵀ[ci, offset … offset + L), and
  *   dW `[KH·KW·C, Cout]` = im2colᵀ `[KH·KW·C, L]` · dyGrid `[L, Cout]`,
- * already in the filter's `[KH, KW, C, Cout]` order. The left operands are tall
- * (C or KH·KW·C rows over L), which keeps XNNPACK's GEMM tiles full even for
- * 3–16 channels, where `[Cout, L] · [L, C]` leaves most of each tile empty.
+ * already in the filter's `[KH, KW, C, Cout]` order: one product whose left
+ * operand has KH·KW·C rows keeps XNNPACK's GEMM tiles full even for 3–16
+ * channels, where `[Cout, L] · [L, C]` per tap leaves most of each tile empty.
  * Summation runs over (b,u,v) in one pass per output, so a result depends only
  * on the inputs (deterministic).
  */
-export function conv2DBackpropFilterWasm(args: {
-  inputs: NamedTensorInfoMap;
-  backend: KernelBackend;
-  attrs: NamedAttrMap;
-}): TensorInfo {
+export function conv2DBackpropFilterWasm(
+  args: {
+    inputs: NamedTensorInfoMap;
+    backend: KernelBackend;
+    attrs: NamedAttrMap;
+  },
+  /**
+   * `auto`: heap views at stride 1 from {@link MIN_VIEW_CHANNELS} input channels,
+   * else the im2col product (also where the backend lacks heap views); `im2col`
+   * and `views` force one (tests and benchmarks).
+   */
+  route: 'auto' | 'im2col' | 'views' = 'auto',
+): TensorInfo {
   const { backend } = args;
   const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
   const scope = new KernelScope(backend);
@@ -117,7 +132,10 @@ export function conv2DBackpropFilterWasm(args: {
     const { strideHeight: sh, strideWidth: sw } = info;
     const { top: padTop, left: padLeft } = info.padInfo;
 
-    if (sh === 1 && sw === 1) return scope.finish(filterGradStride1(scope, x, dy, info));
+    const views = route === 'views' || (route === 'auto' && C >= MIN_VIEW_CHANNELS);
+    if (sh === 1 && sw === 1 && views && supportsHeapViews(backend)) {
+      return scope.finish(filterGradStride1(scope, x, dy, info));
+    }
 
     const qhMax = Math.floor((KH - 1) / sh);
     const qwMax = Math.floor((KW - 1) / sw);
@@ -156,7 +174,8 @@ export function conv2DBackpropFilterWasm(args: {
     // Phases: [B, Hg, sh, Wg, sw, C] → [sh, sw, B, Hg, Wg, C] → [sh·sw·L, C], then
     // transposed to [C, sh·sw·L]: phase r of channel c is the run [c, r·L … r·L + L).
     // (The stock rank-6 Transpose is slow; the phase split is a gather of C-float runs.)
-    const phases = phaseSplit(scope, xg, sh, sw);
+    const phases =
+      sh === 1 && sw === 1 ? scope.reshape(xg, [B * Hg * Wg, C]) : phaseSplit(scope, xg, sh, sw);
     const phasesT = scope.run('Transpose', { x: phases }, { perm: [1, 0] });
 
     const dyRows = dyOnGrid(scope, dy, Hg, Wg);
@@ -221,7 +240,8 @@ function im2colRows(
  *   dW[kh,kw] `[C, Cout]` = window `[C, L]` · dyGrid `[L, Cout]`.
  * Row c of a window runs `shift` values into row c+1 (and the last row into one
  * zero row kept after xᵀ); those columns meet dyGrid rows that are zero, as the
- * shift only crosses the grid padding. All KH·KW products share dyGrid, which
+ * shift only crosses the grid padding (0·x: a non-finite x there would spread,
+ * as it does through the convolution anyway). All KH·KW products share dyGrid, which
  * XNNPACK packs once (its operator cache is keyed by that tensor). Per output
  * the sum over L runs as in one product (deterministic).
  */

@@ -37,6 +37,19 @@ interface ViewBackend extends HeapBackend {
 }
 
 /**
+ * Whether `backend` has the internals `heapView` uses (tfjs-backend-wasm 4.22's);
+ * kernels take another route where it has not.
+ */
+export function supportsHeapViews(backend: KernelBackend): boolean {
+  const b = backend as unknown as Partial<ViewBackend>;
+  return (
+    typeof b.dataIdMap?.get === 'function' &&
+    typeof b.dataIdMap.delete === 'function' &&
+    typeof b.wasm?.tfjs?.disposeData === 'function'
+  );
+}
+
+/**
  * A float32 tensor of `shape` over `x`'s heap memory from element `offset` on (no
  * copy), for kernels that hand XNNPACK a window of a buffer they own. Release it
  * with `releaseHeapView`, never `disposeData`: that would free memory owned by `x`.
