@@ -11,7 +11,7 @@ describe('learningRateAt (the Train page schedule: npm start’s, stretched to t
     expect(learningRateAt(30, run)).toBe(2e-3);
   });
 
-  it('drops ×0.1 at npm start’s 1380 and 1540 of 1600, and at the same fractions of a shorter run', () => {
+  it('drops ×0.1 at 1380 and 1540 of 1600 (86.25 % and 96.25 %), and at the same fractions of a shorter run', () => {
     expect(learningRateAt(1379, run)).toBe(2e-3);
     expect(learningRateAt(1380, run)).toBeCloseTo(2e-4, 12);
     expect(learningRateAt(1539, run)).toBeCloseTo(2e-4, 12);

@@ -67,7 +67,10 @@ const RECIPE = Object.freeze({
   warmupSteps: 30,
   /** The warm-up starts at this fraction of the rate. */
   warmupFactor: 1 / 3,
-  /** Where the rate drops, as fractions of the run (1380 and 1540 of 1600). */
+  /**
+   * Where the rate drops, as fractions of the run: 1380 and 1540 of 1600 (`npm start`
+   * before batch norm; its 863 and 963 of 1000 now give the same steps at 800).
+   */
   drops: [1380 / 1600, 1540 / 1600],
   gamma: 0.1,
   /** Training images LSUV initialisation looks at, spread over the set. */

@@ -88,6 +88,15 @@ describeInBrowser('the Train page in Chromium', () => {
       } finally {
         detector.dispose();
       }
+      // The form's Normalization select: `none` trains the paper's VGG16 (no batch norm).
+      await page.evaluate((options) => window.ssdApp.train({ steps: 1, options }), {
+        ...SMALL_RUN,
+        normalization: 'none' as const,
+      });
+      expect(await page.evaluate(() => window.ssdApp.trainOptions().normalization)).toBe('none');
+      const plain = await page.evaluate(() => window.ssdApp.exportModel());
+      expect(plain.modelJson).toContain('"class_name":"Conv2D"');
+      expect(plain.modelJson).not.toContain('SsdBatchNorm');
       expect(errors).toEqual([]);
     } finally {
       await page.close();
