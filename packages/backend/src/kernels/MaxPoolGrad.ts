@@ -34,6 +34,12 @@ export function maxPoolGradOnHeap(args: KernelArgs): TensorInfo | null {
   const dx = heap.typedArrayFromHeap(out) as Float32Array;
   dx.fill(0);
   const rowStride = W * C;
+  if (KH === 2 && KW === 2 && sh === 2 && sw === 2 && padTop === 0 && padLeft === 0) {
+    if (H === 2 * Ho && W === 2 * Wo) {
+      grad2x2(xs, dys, dx, B * Ho, Wo, C);
+      return out;
+    }
+  }
   for (let b = 0; b < B; b++) {
     for (let oy = 0; oy < Ho; oy++) {
       const y0 = oy * sh - padTop;
@@ -63,4 +69,54 @@ export function maxPoolGradOnHeap(args: KernelArgs): TensorInfo | null {
     }
   }
   return out;
+}
+
+/**
+ * The same rule for 2×2 windows at stride 2 tiling the input exactly (VGG's
+ * pools on even sizes), unrolled: the four values in row-major order, the first
+ * strictly larger one kept (NaN never wins), no overlap to sum. `rows` is
+ * batch × output rows.
+ */
+function grad2x2(
+  xs: Float32Array,
+  dys: Float32Array,
+  dx: Float32Array,
+  rows: number,
+  Wo: number,
+  C: number,
+): void {
+  const rowStride = 2 * Wo * C;
+  let o = 0;
+  for (let r = 0; r < rows; r++) {
+    const top = 2 * r * rowStride;
+    for (let ox = 0; ox < Wo; ox++) {
+      const a = top + 2 * ox * C;
+      for (let c = 0; c < C; c++, o++) {
+        const i0 = a + c;
+        const i1 = i0 + C;
+        const i2 = i0 + rowStride;
+        const i3 = i2 + C;
+        let best = -Infinity;
+        let at = -1;
+        let v = xs[i0] as number;
+        if (v > best) {
+          best = v;
+          at = i0;
+        }
+        v = xs[i1] as number;
+        if (v > best) {
+          best = v;
+          at = i1;
+        }
+        v = xs[i2] as number;
+        if (v > best) {
+          best = v;
+          at = i2;
+        }
+        v = xs[i3] as number;
+        if (v > best) at = i3;
+        if (at >= 0) dx[at] = dys[o] as number;
+      }
+    }
+  }
 }
