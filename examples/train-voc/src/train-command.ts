@@ -43,8 +43,8 @@ import { ProgressPrinter, formatProgress, slowRunWarning } from './progress';
 import { loadRunCheckpoint, runState, startingPoint } from './resume';
 import { schedulePhase, type LrSchedule } from './schedule';
 import { captureTrainingState, restoreOptimizer, restoreWeights } from './state';
-import { trainLoop, type GradientEngine } from './trainer';
-import { createWorkerEngine } from './workers';
+import { trainLoop, type GradientEngine, type IterationRecord, type LoopStats } from './trainer';
+import { createWorkerEngine, type WorkerEngine } from './workers';
 
 export type { RunState } from './resume';
 
@@ -376,6 +376,114 @@ interface NewFolder {
 }
 
 /** `runTrain`'s run; fills `made` when it creates the run folder. */
+/**
+ * The gradient engine of a run: worker threads (`backend.workers` > 1), which
+ * start from this thread's weights and optimizer state where those are not the
+ * seeded initialisation (a checkpoint's, pretrained weights, LSUV), or this
+ * thread.
+ */
+async function startEngines(o: {
+  config: RunConfig;
+  classes: readonly string[];
+  backend: BackendChoice;
+  net: Network;
+  optimizer: Optimizer;
+  resumed: boolean;
+}): Promise<{ workerEngine: WorkerEngine | null; engine: GradientEngine }> {
+  const { config, backend, net } = o;
+  if (backend.workers > 1) {
+    const workerEngine = await createWorkerEngine({
+      config,
+      classes: o.classes,
+      backend,
+      net,
+      optimizer: o.optimizer,
+    });
+    if (
+      o.resumed ||
+      config.backboneWeights !== null ||
+      config.weights !== null ||
+      config.init === 'lsuv'
+    ) {
+      await workerEngine.push();
+    }
+    return { workerEngine, engine: workerEngine };
+  }
+  const loss = (
+    p: { locPred: tf.Tensor3D; logits: tf.Tensor3D },
+    t: { locTargets: tf.Tensor3D; labels: tf.Tensor2D },
+  ) => multiboxLoss(p, t) as { total: tf.Scalar; localization: tf.Scalar; confidence: tf.Scalar };
+  const engine = createLocalEngine({
+    params: net.params,
+    forward: net.forward,
+    preprocess,
+    loss,
+    checkDevice: backend.throwIfGpuFailed,
+  });
+  return { workerEngine: null, engine };
+}
+
+/**
+ * What the run does after every iteration: the metrics line, the progress bar, a
+ * warning once when the run looks like hours on a CPU, and the totals the
+ * summary reports.
+ */
+function progressReporter(o: {
+  config: RunConfig;
+  backend: BackendChoice;
+  metricsFile: string;
+  printer: ProgressPrinter;
+  hooks: TrainHooks;
+  log: Log;
+}): {
+  onIteration: (r: IterationRecord, stats: LoopStats) => Promise<void>;
+  readonly dataWaitSeconds: number;
+  readonly images: number;
+} {
+  const { config, backend, printer } = o;
+  let dataWaitSeconds = 0;
+  let images = 0;
+  return {
+    get dataWaitSeconds() {
+      return dataWaitSeconds;
+    },
+    get images() {
+      return images;
+    },
+    onIteration: async (r, stats) => {
+      o.hooks.onIteration?.(r.iteration);
+      // Once, after a few steps (the first ones include warm-up): a CPU run of hours.
+      if (stats.iterationsThisRun === SLOW_CHECK_AFTER) {
+        const etaSeconds =
+          (stats.elapsedSeconds / stats.iterationsThisRun) * (config.iterations - r.iteration);
+        const warning = slowRunWarning({
+          device: backend.device,
+          backend: describeBackend(backend),
+          preset: config.preset,
+          etaSeconds,
+        });
+        if (warning) o.log(warning);
+      }
+      dataWaitSeconds = stats.dataWaitSeconds;
+      images = stats.imagesThisRun;
+      await appendJsonl(o.metricsFile, { type: 'train', ...r });
+      printer.update(
+        formatProgress({
+          iteration: r.iteration,
+          totalIterations: config.iterations,
+          elapsedSeconds: stats.elapsedSeconds,
+          iterationsThisRun: stats.iterationsThisRun,
+          imagesPerSecond: stats.imagesThisRun / Math.max(stats.elapsedSeconds, 1e-9),
+          loss: { total: r.loss, localization: r.localization, confidence: r.confidence },
+          learningRate: r.lr,
+          dataWaitFraction: stats.dataWaitSeconds / Math.max(stats.elapsedSeconds, 1e-9),
+        }),
+        r.iteration === config.iterations,
+      );
+    },
+  };
+}
+
 async function train(
   config0: RunConfig | null,
   flags: ParsedFlags,
@@ -419,34 +527,14 @@ async function train(
   made.out = out;
   if (!resumeFrom) await startRunFiles(config, metricsFile);
 
-  const loss = (
-    p: { locPred: tf.Tensor3D; logits: tf.Tensor3D },
-    t: { locTargets: tf.Tensor3D; labels: tf.Tensor2D },
-  ) => multiboxLoss(p, t) as { total: tf.Scalar; localization: tf.Scalar; confidence: tf.Scalar };
-  const workerEngine =
-    backend.workers > 1
-      ? await createWorkerEngine({ config, classes, backend, net, optimizer })
-      : null;
-  // The workers start from this thread's weights and optimizer state: a checkpoint's,
-  // a pretrained backbone's or a data-dependent initialisation's.
-  if (
-    workerEngine &&
-    (resumeFrom ||
-      config.backboneWeights !== null ||
-      config.weights !== null ||
-      config.init === 'lsuv')
-  ) {
-    await workerEngine.push();
-  }
-  const engine: GradientEngine =
-    workerEngine ??
-    createLocalEngine({
-      params: net.params,
-      forward: net.forward,
-      preprocess,
-      loss,
-      checkDevice: backend.throwIfGpuFailed,
-    });
+  const { workerEngine, engine } = await startEngines({
+    config,
+    classes,
+    backend,
+    net,
+    optimizer,
+    resumed: resumeFrom !== null,
+  });
 
   const ctrlC = onCtrlC(log);
 
@@ -478,9 +566,8 @@ async function train(
     log,
   });
 
+  const progress = progressReporter({ config, backend, metricsFile, printer, hooks, log });
   let loopResult;
-  let dataWait = 0;
-  let images = 0;
   try {
     loopResult = await trainLoop({
       engine,
@@ -503,37 +590,7 @@ async function train(
         log(
           `iteration ${r.iteration}: non-finite loss (${r.loss}); batch skipped (${n} in a row): ${r.ids?.join(', ')}`,
         ),
-      onIteration: async (r, stats) => {
-        hooks.onIteration?.(r.iteration);
-        // Once, after a few steps (the first ones include warm-up): a CPU run of hours.
-        if (stats.iterationsThisRun === SLOW_CHECK_AFTER) {
-          const etaSeconds =
-            (stats.elapsedSeconds / stats.iterationsThisRun) * (config.iterations - r.iteration);
-          const warning = slowRunWarning({
-            device: backend.device,
-            backend: describeBackend(backend),
-            preset: config.preset,
-            etaSeconds,
-          });
-          if (warning) log(warning);
-        }
-        dataWait = stats.dataWaitSeconds;
-        images = stats.imagesThisRun;
-        await appendJsonl(metricsFile, { type: 'train', ...r });
-        printer.update(
-          formatProgress({
-            iteration: r.iteration,
-            totalIterations: config.iterations,
-            elapsedSeconds: stats.elapsedSeconds,
-            iterationsThisRun: stats.iterationsThisRun,
-            imagesPerSecond: stats.imagesThisRun / Math.max(stats.elapsedSeconds, 1e-9),
-            loss: { total: r.loss, localization: r.localization, confidence: r.confidence },
-            learningRate: r.lr,
-            dataWaitFraction: stats.dataWaitSeconds / Math.max(stats.elapsedSeconds, 1e-9),
-          }),
-          r.iteration === config.iterations,
-        );
-      },
+      onIteration: progress.onIteration,
     });
   } finally {
     ctrlC.dispose();
@@ -557,8 +614,8 @@ async function train(
       wallSeconds: (performance.now() - wallStart) / 1000,
       generatedSeconds,
       backend,
-      images,
-      dataWait,
+      images: progress.images,
+      dataWait: progress.dataWaitSeconds,
       resumeFrom,
       config,
       numAnchors: net.numAnchors,
