@@ -182,7 +182,11 @@ export function conv2DBackpropFilterWasm(
 
     const dw = scope.run(
       'BatchMatMul',
-      { a: im2colRows(scope, phasesT, info, Hg, Wg), b: dyRows },
+      // A 1×1 stride-1 kernel's im2colᵀ is the transpose itself.
+      {
+        a: KH * KW * sh * sw === 1 ? phasesT : im2colRows(scope, phasesT, info, Hg, Wg),
+        b: dyRows,
+      },
       { transposeA: false, transposeB: false },
     );
     return scope.finish(scope.reshape(dw, [KH, KW, C, CO]));
