@@ -6,6 +6,7 @@ import {
   getKernel,
   type KernelBackend,
   type NamedAttrMap,
+  util,
 } from '@tensorflow/tfjs-core';
 import { expectArrayClose, testRng } from '@ssd/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,8 +166,11 @@ function randomArray(size: number, rng: () => number): Float32Array {
   return out;
 }
 
-/** Gradients of Σ(conv(x, w) · r) with respect to x and w on the active backend. */
-async function convGrads(c: Case, seed: number): Promise<{ dx: Float32Array; dw: Float32Array }> {
+/**
+ * The seeded inputs of a case on the active backend: x, w, and r (the output's
+ * gradient, shaped as conv(x, w)). The caller disposes them.
+ */
+function convInputs(c: Case, seed: number): { x: tf.Tensor4D; w: tf.Tensor4D; r: tf.Tensor4D } {
   const rng = testRng(seed);
   const xShape: [number, number, number, number] = [c.batch, c.height, c.width, c.inChannels];
   const wShape: [number, number, number, number] = [
@@ -175,25 +179,23 @@ async function convGrads(c: Case, seed: number): Promise<{ dx: Float32Array; dw:
     c.inChannels,
     c.outChannels,
   ];
-  const xs = randomArray(
-    xShape.reduce((a, b) => a * b),
-    rng,
-  );
-  const ws = randomArray(
-    wShape.reduce((a, b) => a * b),
-    rng,
-  );
-  const [dx, dw] = tf.tidy(() => {
-    const x = tf.tensor4d(xs, xShape);
-    const w = tf.tensor4d(ws, wShape);
-    const probe = tf.conv2d(x, w, c.stride, c.pad);
-    const r = tf.tensor(randomArray(probe.size, rng), probe.shape);
-    return tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+  const x = tf.tensor4d(randomArray(util.sizeFromShape(xShape), rng), xShape);
+  const w = tf.tensor4d(randomArray(util.sizeFromShape(wShape), rng), wShape);
+  const outShape = tf.tidy(() => tf.conv2d(x, w, c.stride, c.pad).shape);
+  const r = tf.tensor4d(randomArray(util.sizeFromShape(outShape), rng), outShape);
+  return { x, w, r };
+}
+
+/** Gradients of Σ(conv(x, w) · r) with respect to x and w on the active backend. */
+async function convGrads(c: Case, seed: number): Promise<{ dx: Float32Array; dw: Float32Array }> {
+  const { x, w, r } = convInputs(c, seed);
+  const [dx, dw] = tf.tidy(() =>
+    tf.grads((a: tf.Tensor, b: tf.Tensor) =>
       tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.stride, c.pad), r)),
-    )([x, w]);
-  }) as [tf.Tensor, tf.Tensor];
+    )([x, w]),
+  ) as [tf.Tensor, tf.Tensor];
   const out = { dx: (await dx.data()) as Float32Array, dw: (await dw.data()) as Float32Array };
-  tf.dispose([dx, dw]);
+  tf.dispose([x, w, r, dx, dw]);
   return out;
 }
 
@@ -273,22 +275,8 @@ describe('wasm training kernels', () => {
       await tf.setBackend('wasm');
       expect(supportsHeapViews(tf.backend())).toBe(true);
       expect(supportsHeapViews({} as unknown as KernelBackend)).toBe(false);
-      const rng = testRng(7);
-      const x = tf.tensor4d(randomArray(c.batch * c.height * c.width * c.inChannels, rng), [
-        c.batch,
-        c.height,
-        c.width,
-        c.inChannels,
-      ]);
-      // The same x and dy as convGrads draws (its w next, then r = dy).
-      const w = tf.tensor4d(randomArray(9 * c.inChannels * c.outChannels, rng), [
-        3,
-        3,
-        c.inChannels,
-        c.outChannels,
-      ]);
-      const probe = tf.conv2d(x, w, c.stride, c.pad);
-      const dy = tf.tensor(randomArray(probe.size, rng), probe.shape);
+      // The x and dy (= r) convGrads drew.
+      const { x, w, r: dy } = convInputs(c, 7);
       const attrs = {
         strides: [1, 1],
         pad: c.pad,
@@ -305,7 +293,7 @@ describe('wasm training kernels', () => {
       ) as Float32Array;
       expectArrayClose(actual, expected.dw, relativeTolerance(expected.dw));
       tf.backend().disposeData(dw.dataId);
-      tf.dispose([x, w, probe, dy]);
+      tf.dispose([x, w, dy]);
     },
   );
 
