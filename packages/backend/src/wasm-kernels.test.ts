@@ -11,8 +11,8 @@ import {
 import { expectArrayClose, testRng } from '@ssd/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2DBackpropFilterWasm } from './kernels/Conv2DBackpropFilter';
-import { supportsHeapViews, type HeapBackend } from './kernels/heap';
-import { KernelScope } from './kernels/kernel-scope';
+import { gemmFor } from './kernels/gemm';
+import { hasHeapOffsets, type HeapBackend } from './kernels/heap';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -228,15 +228,94 @@ describe('wasm training kernels', () => {
     },
   );
 
+  it.each(cases.map((c) => [JSON.stringify(c), c] as const))(
+    'conv2d and fused conv2d (bias, ReLU) agree with cpu within 1e-4 relative: %s',
+    async (_name, c) => {
+      const forward = async () => {
+        const { x, w, r } = convInputs(c, 11);
+        const bias = tf.tensor1d(randomArray(c.outChannels, testRng(12)));
+        const plain = tf.conv2d(x, w, c.stride, c.pad);
+        const fused = tf.fused.conv2d({
+          x,
+          filter: w,
+          strides: c.stride,
+          pad: c.pad,
+          bias,
+          activation: 'relu',
+        });
+        const out = {
+          plain: (await plain.data()) as Float32Array,
+          fused: (await fused.data()) as Float32Array,
+        };
+        tf.dispose([x, w, r, bias, plain, fused]);
+        return out;
+      };
+      await tf.setBackend('cpu');
+      const expected = await forward();
+      await tf.setBackend('wasm');
+      const actual = await forward();
+      expectArrayClose(actual.plain, expected.plain, relativeTolerance(expected.plain));
+      expectArrayClose(actual.fused, expected.fused, relativeTolerance(expected.fused));
+      expect(expected.fused.some((v) => v === 0) && expected.fused.some((v) => v > 0)).toBe(true);
+    },
+  );
+
+  it.each([
+    ['dilation 2, same', { dilation: 2, pad: 'same' as const, kernel: 3, inChannels: 5 }],
+    ['dilation 3, explicit pad', { dilation: 3, pad: 3, kernel: 3, inChannels: 8 }],
+    [
+      '1×1, one product over every pixel',
+      { dilation: 1, pad: 'valid' as const, kernel: 1, inChannels: 7 },
+    ],
+  ])('conv2d, %s, agrees with cpu (and leaky ReLU, left to the stock kernel)', async (_n, d) => {
+    const forward = async () => {
+      const rng = testRng(21);
+      const x = tf.tensor4d(randomArray(2 * 11 * 10 * d.inChannels, rng), [
+        2,
+        11,
+        10,
+        d.inChannels,
+      ]);
+      const w = tf.tensor4d(randomArray(d.kernel * d.kernel * d.inChannels * 12, rng), [
+        d.kernel,
+        d.kernel,
+        d.inChannels,
+        12,
+      ]);
+      const y = tf.conv2d(x, w, 1, d.pad, 'NHWC', d.dilation);
+      const leaky = tf.fused.conv2d({
+        x,
+        filter: w,
+        pad: d.pad,
+        strides: 1,
+        activation: 'leakyrelu',
+        leakyreluAlpha: 0.1,
+      });
+      const out = {
+        y: (await y.data()) as Float32Array,
+        leaky: (await leaky.data()) as Float32Array,
+      };
+      tf.dispose([x, w, y, leaky]);
+      return out;
+    };
+    await tf.setBackend('cpu');
+    const expected = await forward();
+    await tf.setBackend('wasm');
+    const actual = await forward();
+    expectArrayClose(actual.y, expected.y, relativeTolerance(expected.y));
+    expectArrayClose(actual.leaky, expected.leaky, relativeTolerance(expected.leaky));
+  });
+
   it.each([2, 1])(
-    'frees every intermediate (views included): one new data id per kernel call, stride %i',
+    'frees every intermediate: one new data id per kernel call, stride %i',
     async (stride) => {
       await tf.setBackend('wasm');
       const out = Math.ceil(9 / stride);
-      // 8 input channels: stride 1 takes the heap-view route.
+      // 8 input channels, 3 output channels: the GEMM's packed operands and padded copies.
       const x = tf.ones([2, 9, 9, 8]);
       const dy = tf.ones([2, out, out, 3]);
       const w = tf.ones([3, 3, 8, 3]);
+      const bias = tf.ones([3]);
       const backend = tf.backend();
       const before = backend.numDataIds();
       const dw = tf.engine().runKernel(
@@ -256,25 +335,37 @@ describe('wasm training kernels', () => {
         stride,
         'same',
       );
-      expect(backend.numDataIds()).toBe(before + 2);
+      const y = tf.fused.conv2d({
+        x: x as tf.Tensor4D,
+        filter: w as tf.Tensor4D,
+        strides: stride,
+        pad: 'same',
+        bias,
+        activation: 'relu',
+      });
+      expect(backend.numDataIds()).toBe(before + 3);
       expect(dw.shape).toEqual([3, 3, 8, 3]);
       expect(dx.shape).toEqual([2, 9, 9, 8]);
-      tf.dispose([x, dy, w, dw, dx]);
+      expect(y.shape).toEqual([2, out, out, 3]);
+      tf.dispose([x, dy, w, bias, dw, dx, y]);
     },
   );
 
   it.each([
-    ['im2col', 8],
-    ['views', 3],
+    ['auto', true, 3],
+    ['auto', false, 8],
+    ['im2col', true, 8],
+    ['im2col', false, 3],
   ] as const)(
-    'the %s route, forced at stride 1 with %i input channels, agrees with cpu',
-    async (route, channels) => {
+    'the filter gradient by route %s (GEMM: %s) at stride 1 with %i input channels agrees with cpu',
+    async (route, useGemm, channels) => {
       const c = cases.find((k) => k.stride === 1 && k.kernel === 3 && k.inChannels === channels)!;
       await tf.setBackend('cpu');
       const expected = await convGrads(c, 7);
       await tf.setBackend('wasm');
-      expect(supportsHeapViews(tf.backend())).toBe(true);
-      expect(supportsHeapViews({} as unknown as KernelBackend)).toBe(false);
+      expect(hasHeapOffsets(tf.backend())).toBe(true);
+      expect(hasHeapOffsets({} as unknown as KernelBackend)).toBe(false);
+      expect(gemmFor({} as unknown as KernelBackend)).toBeNull();
       // The x and dy (= r) convGrads drew.
       const { x, w, r: dy } = convInputs(c, 7);
       const attrs = {
@@ -284,10 +375,13 @@ describe('wasm training kernels', () => {
         dimRoundingMode: undefined,
         filterShape: [3, 3, c.inChannels, c.outChannels],
       };
+      const before = tf.backend().numDataIds();
       const dw = conv2DBackpropFilterWasm(
         { inputs: { x, dy }, backend: tf.backend(), attrs: attrs as unknown as NamedAttrMap },
         route,
+        useGemm,
       );
+      expect(tf.backend().numDataIds()).toBe(before + 1);
       const actual = (tf.backend() as unknown as HeapBackend).typedArrayFromHeap(
         dw,
       ) as Float32Array;
@@ -297,30 +391,13 @@ describe('wasm training kernels', () => {
     },
   );
 
-  it('heap views: read the viewed memory, refuse to run past it, and leave nothing behind', async () => {
-    await tf.setBackend('wasm');
-    const backend = tf.backend();
-    const base = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7]);
-    const before = backend.numDataIds();
-    const scope = new KernelScope(backend);
-    const view = scope.view(base, 3, [2, 2]);
-    const doubled = scope.run('Multiply', { a: view, b: view }, {});
-    expect(Array.from((backend as unknown as HeapBackend).typedArrayFromHeap(doubled))).toEqual([
-      9, 16, 25, 36,
-    ]);
-    expect(() => scope.view(base, 5, [2, 2])).toThrow('no float32 view [2, 2] at 5');
-    scope.abandon();
-    expect(backend.numDataIds()).toBe(before);
-    // The viewed memory is still the base tensor's, intact.
-    expect(Array.from(await base.data())).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    base.dispose();
-  });
-
   it('keeps the stock Conv2DBackpropInput setup and restores the stock kernel on unregister', () => {
     const ours = getKernel(Conv2DBackpropInput, 'wasm');
     const handle = registerWasmTrainingKernels();
     expect(handle.registered).toEqual([
       'Conv2DBackpropFilter',
+      'Conv2D',
+      'FusedConv2D',
       'Conv2DBackpropInput',
       'OneHot',
       'Slice',

@@ -3,8 +3,10 @@
  * as tfjs lays out its own.
  */
 import {
+  Conv2D,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
+  FusedConv2D,
   getKernel,
   Identity,
   MaxPoolGrad,
@@ -15,11 +17,14 @@ import {
   SplitV,
   registerKernel,
   unregisterKernel,
+  type Conv2DAttrs,
   type Conv2DBackpropInputAttrs,
+  type FusedConv2DAttrs,
   type KernelConfig,
   type KernelFunc,
 } from '@tensorflow/tfjs-core';
 
+import { conv2DOnHeap } from './kernels/Conv2D';
 import { conv2DBackpropFilterWasm } from './kernels/Conv2DBackpropFilter';
 import { conv2DBackpropInputFast } from './kernels/Conv2DBackpropInput';
 import { WASM, type KernelArgsFunc } from './kernels/heap';
@@ -88,6 +93,17 @@ export function registerWasmTrainingKernels(): WasmTrainingKernels {
   };
 
   replace(Conv2DBackpropFilter, () => conv2DBackpropFilterWasm, true);
+  replace(
+    Conv2D,
+    (stock) => (args) =>
+      conv2DOnHeap(args.inputs, args.backend, args.attrs as unknown as Conv2DAttrs) ?? stock(args),
+  );
+  replace(
+    FusedConv2D,
+    (stock) => (args) =>
+      conv2DOnHeap(args.inputs, args.backend, args.attrs as unknown as FusedConv2DAttrs) ??
+      stock(args),
+  );
   replace(
     Conv2DBackpropInput,
     (stock) => (args) =>

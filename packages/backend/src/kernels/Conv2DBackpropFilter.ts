@@ -7,7 +7,8 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
-import { supportsHeapViews, type HeapBackend } from './heap';
+import { ACCUMULATE, gemmFor, type Gemm } from './gemm';
+import { heapOffset, type HeapBackend } from './heap';
 import { KernelScope } from './kernel-scope';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
@@ -64,12 +65,162 @@ function dyOnGrid(scope: KernelScope, dy: TensorInfo, Hg: number, Wg: number): T
   return scope.reshape(dyg, [B * Hg * Wg, CO]);
 }
 
+/** Bytes of each operand one GEMM call's chunk of the reduction reads (they stay in cache across the taps). */
+const CHUNK_BYTES = 1 << 14;
+
 /**
- * Fewer input channels than this take the im2col product at stride 1 too: its
- * matrix is small (KH·KW·C rows), and one product keeps XNNPACK's tiles full
- * where KH·KW products of C rows would not (`conv1_1`'s 3 channels).
+ * The left operand of {@link gemmProducts}: M rows, in groups of Wm rows S
+ * bytes apart, R bytes from one group to the next; Ks bytes per reduction step.
  */
-export const MIN_VIEW_CHANNELS = 8;
+interface LeftOperand {
+  a: TensorInfo;
+  M: number;
+  Wm: number;
+  R: number;
+  S: number;
+  Ks: number;
+}
+
+/**
+ * The filter gradient's products on the GEMM of `gemm.ts`, in place of XNNPACK's:
+ *   out `[M, Cout]` = A `[M, L]` · dyRows `[L, Cout]`,
+ * A read in place (see {@link LeftOperand}; in bounds: the caller's rows are
+ * long enough). dy is read as it is where Cout is a multiple of 8, else
+ * packed once into panels of 8 columns; the reduction runs in chunks
+ * accumulating onto a zeroed output (one order per output: deterministic).
+ */
+function gemmProducts(
+  scope: KernelScope,
+  gemm: Gemm,
+  left: LeftOperand,
+  L: number,
+  dyRows: TensorInfo,
+  out: TensorInfo,
+): void {
+  const { M, Wm, R, S, Ks } = left;
+  const CO = dyRows.shape[1] as number;
+  const P = Math.ceil(CO / 8);
+  const F = Float32Array.BYTES_PER_ELEMENT;
+  const wasm = scope.backend as unknown as HeapBackend;
+  let b = dyRows;
+  // Panel j at b + j·PS, each reduction step Bs bytes on.
+  let Bs = CO * F;
+  let PS = 8 * F;
+  if (CO % 8 !== 0) {
+    b = scope.keepOut(wasm.makeOutput([P * L * 8], 'float32'));
+    const src = wasm.typedArrayFromHeap(dyRows) as Float32Array;
+    const dst = wasm.typedArrayFromHeap(b) as Float32Array;
+    dst.fill(0);
+    for (let j = 0; j < P; j++) {
+      const width = Math.min(8, CO - j * 8);
+      for (let l = 0, to = j * L * 8, from = j * 8; l < L; l++, to += 8, from += CO) {
+        for (let c = 0; c < width; c++) dst[to + c] = src[from + c] as number;
+      }
+    }
+    Bs = 8 * F;
+    PS = L * 8 * F;
+  }
+  // Whole panels are accumulated: a Cout that is not a multiple of 8 goes through a padded copy.
+  const ldc = P * 8;
+  const acc = ldc === CO ? out : scope.keepOut(wasm.makeOutput([M * ldc], 'float32'));
+  (wasm.typedArrayFromHeap(acc) as Float32Array).fill(0);
+
+  const chunk = Math.max(64, Math.floor(CHUNK_BYTES / Math.max(Bs, Ks, 32)));
+  const aAt = heapOffset(scope.backend, left.a);
+  const bAt = heapOffset(scope.backend, b);
+  const cAt = heapOffset(scope.backend, acc);
+  for (let k0 = 0; k0 < L; k0 += chunk) {
+    const Kc = Math.min(chunk, L - k0);
+    const a = aAt + k0 * Ks;
+    const bp = bAt + k0 * Bs;
+    gemm.run(a, S, Wm, R, Ks, 1, 1, 0, 0, Kc, bp, Bs, PS, cAt, ldc * F, M, CO, 0, ACCUMULATE);
+  }
+  if (acc !== out) {
+    const src = wasm.typedArrayFromHeap(acc) as Float32Array;
+    const dst = wasm.typedArrayFromHeap(out) as Float32Array;
+    for (let r = 0; r < M; r++) dst.set(src.subarray(r * ldc, r * ldc + CO), r * CO);
+  }
+}
+
+/**
+ * Stride 1 on the GEMM, with no copy of x but its zero padding: on the padded
+ * grid (Hg×Wg per image, L positions over (b,u,v)) tap (kh,kw) is the
+ * constant shift `kh·Wg + kw` positions, so
+ *   dW[kh,kw,c][co] = Σ_l xGrid[l + kh·Wg + kw, c] · dyGrid[l, co],
+ * one product whose KH·KW·C rows are read in place: row (kh,kw,c) starts
+ * (kh·Wg + kw)·C + c values into the grid and steps one position (C values)
+ * per reduction step. One zero image after the grid keeps the last rows' reads
+ * in bounds; they meet dy's zero grid padding, as do the reads that run from
+ * one grid row into the next.
+ */
+function filterGradGemm(
+  scope: KernelScope,
+  gemm: Gemm,
+  x: TensorInfo,
+  dy: TensorInfo,
+  info: Conv2DInfo,
+): TensorInfo {
+  const { batchSize: B, inChannels: C, outChannels: CO } = info;
+  const { outHeight: Ho, outWidth: Wo, filterHeight: KH, filterWidth: KW } = info;
+  const Hg = Ho + KH - 1;
+  const Wg = Wo + KW - 1;
+  const xg = onGrid(scope, x, info, Hg, Wg, 1);
+  const dyRows = dyOnGrid(scope, dy, Hg, Wg);
+  const wasm = scope.backend as unknown as HeapBackend;
+  const dw = scope.keepOut(wasm.makeOutput([KH, KW, C, CO], 'float32'));
+  const F = Float32Array.BYTES_PER_ELEMENT;
+  // Row (kh, kw, c) at (kh·Wg + kw)·C + c values: groups of KW·C rows 4 bytes
+  // apart, one grid row (Wg·C values) from one kh to the next.
+  const left = { a: xg, M: KH * KW * C, Wm: KW * C, R: Wg * C * F, S: F, Ks: C * F };
+  gemmProducts(scope, gemm, left, B * Hg * Wg, dyRows, dw);
+  return dw;
+}
+
+/**
+ * x zero-padded (or cropped) to exactly `[B + extraImages, Hg·sh, Wg·sw, C]`,
+ * the convolution's padding at the top and left.
+ */
+function onGrid(
+  scope: KernelScope,
+  x: TensorInfo,
+  info: Conv2DInfo,
+  Hg: number,
+  Wg: number,
+  extraImages: number,
+): TensorInfo {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const { top: padTop, left: padLeft } = info.padInfo;
+  let xg = x;
+  const padBottom = Hg * sh - H - padTop;
+  const padRight = Wg * sw - W - padLeft;
+  if (padBottom < 0 || padRight < 0) {
+    xg = scope.run(
+      'Slice',
+      { x: xg },
+      {
+        begin: [0, 0, 0, 0],
+        size: [B, H + Math.min(padBottom, 0), W + Math.min(padRight, 0), C],
+      },
+    );
+  }
+  if (padTop > 0 || padLeft > 0 || padBottom > 0 || padRight > 0 || extraImages > 0) {
+    xg = scope.run(
+      'PadV2',
+      { x: xg },
+      {
+        paddings: [
+          [0, extraImages],
+          [padTop, Math.max(padBottom, 0)],
+          [padLeft, Math.max(padRight, 0)],
+          [0, 0],
+        ],
+        constantValue: 0,
+      },
+    );
+  }
+  return xg;
+}
 
 function toNhwc(scope: KernelScope, t: TensorInfo, dataFormat: string): TensorInfo {
   return dataFormat === 'NCHW' ? scope.run('Transpose', { x: t }, { perm: [0, 2, 3, 1] }) : t;
@@ -77,8 +228,9 @@ function toNhwc(scope: KernelScope, t: TensorInfo, dataFormat: string): TensorIn
 
 /**
  * `Conv2DBackpropFilter` (NHWC; NCHW is transposed first), dilation 1, any
- * strides and padding, as XNNPACK matrix products over L = the (b,u,v) rows of a
- * grid.
+ * strides and padding, as matrix products over L = the (b,u,v) rows of a grid:
+ * on the GEMM of `gemm.ts` where it runs on the backend, else XNNPACK's
+ * BatchMatMul (the threaded build).
  *
  * dW[kh,kw,ci,co] = Σ_{b,y,x} xPad[b, y·sh+kh, x·sw+kw, ci] · dy[b,y,x,co].
  * Write kh = qh·sh + rh. Phase (rh,rw) of xPad is the grid
@@ -87,8 +239,8 @@ function toNhwc(scope: KernelScope, t: TensorInfo, dataFormat: string): TensorIn
  * flattened over (b,u,v) into L rows, the shift is a constant offset
  * `qh·Wg + qw` along L.
  *
- * Stride 1 (one phase): see {@link filterGradStride1}, a product per tap over
- * windows of xᵀ. Other strides: with X_rᵀ `[C, L]` (one transpose), the row
+ * Stride 1 (one phase) on the GEMM: {@link filterGradGemm}, one product over
+ * the padded x read in place. Otherwise: with X_rᵀ `[C, L]` (one transpose), the row
  * (kh,kw,ci) of the im2col matrix `[KH·KW·C, L]` is the contiguous run
  * X_rᵀ[ci, offset … offset + L), and
  *   dW `[KH·KW·C, Cout]` = im2colᵀ `[KH·KW·C, L]` · dyGrid `[L, Cout]`,
@@ -105,11 +257,15 @@ export function conv2DBackpropFilterWasm(
     attrs: NamedAttrMap;
   },
   /**
-   * `auto`: heap views at stride 1 from {@link MIN_VIEW_CHANNELS} input channels,
-   * else the im2col product (also where the backend lacks heap views); `im2col`
-   * and `views` force one (tests and benchmarks).
+   * `auto`: at stride 1 the shifted rows of {@link filterGradGemm}, else the
+   * im2col product; `im2col` forces the latter (tests and benchmarks).
    */
-  route: 'auto' | 'im2col' | 'views' = 'auto',
+  route: 'auto' | 'im2col' = 'auto',
+  /**
+   * The products on the GEMM of `gemm.ts` where it runs on this backend, else
+   * XNNPACK's BatchMatMul (im2col); false forces XNNPACK (tests and benchmarks).
+   */
+  useGemm = true,
 ): TensorInfo {
   const { backend } = args;
   const attrs = args.attrs as unknown as Conv2DBackpropFilterAttrs;
@@ -127,50 +283,20 @@ export function conv2DBackpropFilterWasm(
       false,
       'channelsLast',
     );
-    const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outChannels: CO } = info;
+    const { batchSize: B, inChannels: C, outChannels: CO } = info;
     const { outHeight: Ho, outWidth: Wo, filterHeight: KH, filterWidth: KW } = info;
     const { strideHeight: sh, strideWidth: sw } = info;
-    const { top: padTop, left: padLeft } = info.padInfo;
 
-    const views = route === 'views' || (route === 'auto' && C >= MIN_VIEW_CHANNELS);
-    if (sh === 1 && sw === 1 && views && supportsHeapViews(backend)) {
-      return scope.finish(filterGradStride1(scope, x, dy, info));
+    const gemm = useGemm ? gemmFor(backend) : null;
+    if (sh === 1 && sw === 1 && route === 'auto' && gemm != null) {
+      return scope.finish(filterGradGemm(scope, gemm, x, dy, info));
     }
 
     const qhMax = Math.floor((KH - 1) / sh);
     const qwMax = Math.floor((KW - 1) / sw);
     const Hg = Ho + qhMax; // phase-grid rows: every y + qh stays inside
     const Wg = Wo + qwMax;
-
-    // x padded (or cropped) to exactly [B, Hg·sh, Wg·sw, C].
-    let xg = x;
-    const padBottom = Hg * sh - H - padTop;
-    const padRight = Wg * sw - W - padLeft;
-    if (padBottom < 0 || padRight < 0) {
-      xg = scope.run(
-        'Slice',
-        { x: xg },
-        {
-          begin: [0, 0, 0, 0],
-          size: [B, H + Math.min(padBottom, 0), W + Math.min(padRight, 0), C],
-        },
-      );
-    }
-    if (padTop > 0 || padLeft > 0 || padBottom > 0 || padRight > 0) {
-      xg = scope.run(
-        'PadV2',
-        { x: xg },
-        {
-          paddings: [
-            [0, 0],
-            [padTop, Math.max(padBottom, 0)],
-            [padLeft, Math.max(padRight, 0)],
-            [0, 0],
-          ],
-          constantValue: 0,
-        },
-      );
-    }
+    const xg = onGrid(scope, x, info, Hg, Wg, 0);
     // Phases: [B, Hg, sh, Wg, sw, C] → [sh, sw, B, Hg, Wg, C] → [sh·sw·L, C], then
     // transposed to [C, sh·sw·L]: phase r of channel c is the run [c, r·L … r·L + L).
     // (The stock rank-6 Transpose is slow; the phase split is a gather of C-float runs.)
@@ -179,14 +305,22 @@ export function conv2DBackpropFilterWasm(
     const phasesT = scope.run('Transpose', { x: phases }, { perm: [1, 0] });
 
     const dyRows = dyOnGrid(scope, dy, Hg, Wg);
+    const a = KH * KW * sh * sw === 1 ? phasesT : im2colRows(scope, phasesT, info, Hg, Wg);
+    if (gemm != null) {
+      const wasm = backend as unknown as HeapBackend;
+      const dw = scope.keepOut(wasm.makeOutput([KH, KW, C, CO], 'float32'));
+      const L = B * Hg * Wg;
+      const F = Float32Array.BYTES_PER_ELEMENT;
+      const M = KH * KW * C;
+      const left = { a, M, Wm: M, R: 0, S: L * F, Ks: F };
+      gemmProducts(scope, gemm, left, L, dyRows, dw);
+      return scope.finish(dw);
+    }
 
     const dw = scope.run(
       'BatchMatMul',
       // A 1×1 stride-1 kernel's im2colᵀ is the transpose itself.
-      {
-        a: KH * KW * sh * sw === 1 ? phasesT : im2colRows(scope, phasesT, info, Hg, Wg),
-        b: dyRows,
-      },
+      { a, b: dyRows },
       { transposeA: false, transposeB: false },
     );
     return scope.finish(scope.reshape(dw, [KH, KW, C, CO]));
@@ -234,73 +368,4 @@ function im2colRows(
     }
   }
   return im2col;
-}
-
-/**
- * Stride 1, without an im2col matrix. On the padded grid (Hg×Wg per image, L
- * rows over (b,u,v)), tap (kh,kw) is the constant shift `kh·Wg + kw` along L,
- * so with xᵀ `[C, L]` its left operand is the window of xᵀ that starts that
- * many values later, read as a dense `[C, L]` matrix (a heap view, no copy):
- *   dW[kh,kw] `[C, Cout]` = window `[C, L]` · dyGrid `[L, Cout]`.
- * Row c of a window runs `shift` values into row c+1 (and the last row into one
- * zero row kept after xᵀ); those columns meet dyGrid rows that are zero, as the
- * shift only crosses the grid padding (0·x: a non-finite x there would spread,
- * as it does through the convolution anyway). All KH·KW products share dyGrid, which
- * XNNPACK packs once (its operator cache is keyed by that tensor). Per output
- * the sum over L runs as in one product (deterministic).
- */
-function filterGradStride1(
-  scope: KernelScope,
-  x: TensorInfo,
-  dy: TensorInfo,
-  info: Conv2DInfo,
-): TensorInfo {
-  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outChannels: CO } = info;
-  const { outHeight: Ho, outWidth: Wo, filterHeight: KH, filterWidth: KW } = info;
-  const { top: padTop, left: padLeft } = info.padInfo;
-  const Hg = Ho + KH - 1;
-  const Wg = Wo + KW - 1;
-  const L = B * Hg * Wg;
-  const wasm = scope.backend as unknown as HeapBackend;
-
-  // xᵀ on the grid, then one zero row: [C + 1, L].
-  const xT = scope.keepOut(wasm.makeOutput([C + 1, L], 'float32'));
-  {
-    // Views are taken after makeOutput, which may grow (and detach) the heap.
-    const src = wasm.typedArrayFromHeap(x) as Float32Array;
-    const dst = wasm.typedArrayFromHeap(xT) as Float32Array;
-    dst.fill(0);
-    const y0 = Math.max(0, -padTop);
-    const y1 = Math.min(H, Hg - padTop);
-    const x0 = Math.max(0, -padLeft);
-    const x1 = Math.min(W, Wg - padLeft);
-    for (let b = 0; b < B; b++) {
-      for (let y = y0; y < y1; y++) {
-        let g = (b * Hg + y + padTop) * Wg + x0 + padLeft;
-        let s = ((b * H + y) * W + x0) * C;
-        for (let xx = x0; xx < x1; xx++, g++) {
-          for (let c = 0, d = g; c < C; c++, d += L) dst[d] = src[s++] as number;
-        }
-      }
-    }
-  }
-
-  const dyRows = dyOnGrid(scope, dy, Hg, Wg);
-
-  const dw = scope.keepOut(wasm.makeOutput([KH, KW, C, CO], 'float32'));
-  const tapSize = C * CO;
-  for (let kh = 0; kh < KH; kh++) {
-    for (let kw = 0; kw < KW; kw++) {
-      const window = scope.view(xT, kh * Wg + kw, [C, L]);
-      const tap = scope.run(
-        'BatchMatMul',
-        { a: window, b: dyRows },
-        { transposeA: false, transposeB: false },
-      );
-      // Views after the product, which may grow (and detach) the heap.
-      const out = wasm.typedArrayFromHeap(dw) as Float32Array;
-      out.set(wasm.typedArrayFromHeap(tap) as Float32Array, (kh * KW + kw) * tapSize);
-    }
-  }
-  return dw;
 }

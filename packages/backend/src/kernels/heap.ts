@@ -24,64 +24,26 @@ export interface HeapBackend {
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
-/**
- * The tfjs-backend-wasm 4.22 internals a heap view needs: no public method makes
- * a tensor over part of another's memory.
- */
-interface ViewBackend extends HeapBackend {
-  dataIdMap: {
-    get(dataId: object): { id: number; memoryOffset: number; shape: number[] } | undefined;
-    delete(dataId: object): boolean;
-  };
-  wasm: { tfjs: { disposeData(id: number): void } };
+/** The tfjs-backend-wasm 4.22 internal that maps a tensor to its place on the heap. */
+interface OffsetBackend {
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
 }
 
 /**
- * Whether `backend` has the internals `heapView` uses (tfjs-backend-wasm 4.22's);
- * kernels take another route where it has not.
+ * Whether `backend` has the internal {@link heapOffset} reads (tfjs-backend-wasm
+ * 4.22's); kernels that need it take another route where it has not.
  */
-export function supportsHeapViews(backend: KernelBackend): boolean {
-  const b = backend as unknown as Partial<ViewBackend>;
-  return (
-    typeof b.dataIdMap?.get === 'function' &&
-    typeof b.dataIdMap.delete === 'function' &&
-    typeof b.wasm?.tfjs?.disposeData === 'function'
-  );
+export function hasHeapOffsets(backend: KernelBackend): boolean {
+  return typeof (backend as unknown as Partial<OffsetBackend>).dataIdMap?.get === 'function';
 }
 
 /**
- * A float32 tensor of `shape` over `x`'s heap memory from element `offset` on (no
- * copy), for kernels that hand XNNPACK a window of a buffer they own. Release it
- * with `releaseHeapView`, never `disposeData`: that would free memory owned by `x`.
+ * The heap byte offset of `x`'s values (check {@link hasHeapOffsets} first).
  */
-export function heapView(
-  backend: KernelBackend,
-  x: TensorInfo,
-  offset: number,
-  shape: number[],
-): TensorInfo {
-  const wasm = backend as unknown as ViewBackend;
-  const base = wasm.dataIdMap.get(x.dataId);
-  const end = offset + util.sizeFromShape(shape);
-  if (base == null || x.dtype !== 'float32' || offset < 0 || end > util.sizeFromShape(x.shape)) {
-    throw new Error(
-      `@ssd/backend: no float32 view [${shape.join(', ')}] at ${offset} of a [${x.shape.join(', ')}] ${x.dtype} tensor`,
-    );
-  }
-  return wasm.makeOutput(
-    shape,
-    'float32',
-    base.memoryOffset + offset * Float32Array.BYTES_PER_ELEMENT,
-  );
-}
-
-/** Forgets a `heapView` (its memory stays with the tensor it views). */
-export function releaseHeapView(backend: KernelBackend, view: TensorInfo): void {
-  const wasm = backend as unknown as ViewBackend;
-  const data = wasm.dataIdMap.get(view.dataId);
-  if (data == null) return;
-  wasm.dataIdMap.delete(view.dataId);
-  wasm.wasm.tfjs.disposeData(data.id);
+export function heapOffset(backend: KernelBackend, x: TensorInfo): number {
+  const data = (backend as unknown as OffsetBackend).dataIdMap.get(x.dataId);
+  if (data == null) throw new Error('@ssd/backend: a tensor that is not on the wasm heap');
+  return data.memoryOffset;
 }
 
 /** What a kernel function receives. */

@@ -6,7 +6,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
-import { heapView, releaseHeapView, sliceOnHeap, WASM } from './heap';
+import { sliceOnHeap, WASM } from './heap';
 
 /**
  * Runs other `wasm` kernels from inside a kernel and frees every intermediate
@@ -15,7 +15,6 @@ import { heapView, releaseHeapView, sliceOnHeap, WASM } from './heap';
  */
 export class KernelScope {
   private readonly made: TensorInfo[] = [];
-  private readonly views: TensorInfo[] = [];
 
   constructor(readonly backend: KernelBackend) {}
 
@@ -53,13 +52,6 @@ export class KernelScope {
     return out;
   }
 
-  /** A float32 `[shape]` window of `x`'s memory from element `offset` (no copy; forgotten by `finish`). */
-  view(x: TensorInfo, offset: number, shape: number[]): TensorInfo {
-    const v = heapView(this.backend, x, offset, shape);
-    this.views.push(v);
-    return v;
-  }
-
   /** Tracks a tensor made outside `run` so `finish` frees it. */
   keepOut(t: TensorInfo): TensorInfo {
     this.made.push(t);
@@ -68,7 +60,6 @@ export class KernelScope {
 
   /** Hands `keep` to the caller and disposes everything else this scope made. */
   finish(keep: TensorInfo): TensorInfo {
-    this.releaseViews();
     for (const t of this.made) {
       if (t !== keep) this.backend.disposeData(t.dataId);
     }
@@ -78,13 +69,7 @@ export class KernelScope {
 
   /** Disposes everything (used when an error escapes). */
   abandon(): void {
-    this.releaseViews();
     for (const t of this.made) this.backend.disposeData(t.dataId);
     this.made.length = 0;
-  }
-
-  private releaseViews(): void {
-    for (const v of this.views) releaseHeapView(this.backend, v);
-    this.views.length = 0;
   }
 }

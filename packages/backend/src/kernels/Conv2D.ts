@@ -1,0 +1,198 @@
+import {
+  backend_util,
+  type Conv2DAttrs,
+  type FusedConv2DAttrs,
+  type KernelBackend,
+  type NamedTensorInfoMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+import { BIAS, gemmFor, RELU, type Gemm } from './gemm';
+import { heapOffset, type HeapBackend } from './heap';
+import { KernelScope } from './kernel-scope';
+
+/** Floats per panel of the packed right operand. */
+const PANEL = 8;
+
+/**
+ * `[KH, KW, C, CO]` filter values → the GEMM's packed right operand
+ * `[⌈CO/8⌉][KH·KW·C][8]` (zero-filled past CO).
+ */
+export function packFilter(scope: KernelScope, filter: TensorInfo): TensorInfo {
+  const [KH, KW, C, CO] = filter.shape as [number, number, number, number];
+  const K = KH * KW * C;
+  const P = Math.ceil(CO / PANEL);
+  const wasm = scope.backend as unknown as HeapBackend;
+  const packed = scope.keepOut(wasm.makeOutput([P * K * PANEL], 'float32'));
+  // Views are taken after makeOutput, which may grow (and detach) the heap.
+  const src = wasm.typedArrayFromHeap(filter) as Float32Array;
+  const dst = wasm.typedArrayFromHeap(packed) as Float32Array;
+  if (CO % PANEL !== 0) dst.fill(0);
+  for (let j = 0; j < P; j++) {
+    const width = Math.min(PANEL, CO - j * PANEL);
+    for (let k = 0; k < K; k++) {
+      const from = k * CO + j * PANEL;
+      const to = (j * K + k) * PANEL;
+      for (let l = 0; l < width; l++) dst[to + l] = src[from + l] as number;
+    }
+  }
+  return packed;
+}
+
+/** A `[CO]` bias padded with zeros to whole panels. */
+function padBias(scope: KernelScope, bias: TensorInfo, CO: number): TensorInfo {
+  const wasm = scope.backend as unknown as HeapBackend;
+  const padded = scope.keepOut(wasm.makeOutput([Math.ceil(CO / PANEL) * PANEL], 'float32'));
+  const dst = wasm.typedArrayFromHeap(padded) as Float32Array;
+  dst.fill(0);
+  dst.set(wasm.typedArrayFromHeap(bias) as Float32Array);
+  return padded;
+}
+
+/**
+ * `Conv2D` / `FusedConv2D` (bias, ReLU) on the wasm heap through the strided
+ * implicit GEMM of `gemm.ts`: the input is zero-padded once (where the
+ * convolution pads), then each image is one GEMM call whose left operand is
+ * read in place from the padded input (row m of the product is output pixel m;
+ * its reduction runs over the taps' (kh, kw) and then the channels),
+ * against the filter packed in panels of 8 output channels. A dilation only
+ * spaces the taps further apart in the padded input.
+ *
+ * Returns null where this route does not apply: NCHW, another
+ * dtype, an activation other than ReLU, a PReLU or a bias that is not `[CO]`, or a
+ * backend the GEMM cannot run on (see `gemmFor`); the caller then uses the
+ * stock (XNNPACK) kernel.
+ */
+export function conv2DOnHeap(
+  inputs: NamedTensorInfoMap,
+  backend: KernelBackend,
+  attrs: Conv2DAttrs | FusedConv2DAttrs,
+): TensorInfo | null {
+  const x = inputs.x as TensorInfo;
+  const filter = inputs.filter as TensorInfo;
+  const bias = inputs.bias as TensorInfo | undefined;
+  const activation = 'activation' in attrs ? attrs.activation : 'linear';
+  if (attrs.dataFormat === 'NCHW') return null;
+  if (activation !== 'linear' && activation !== 'relu') return null;
+  if (inputs.preluActivationWeights != null) return null;
+  if (x.dtype !== 'float32' || filter.dtype !== 'float32') return null;
+  const CO = filter.shape[3] as number;
+  if (
+    bias != null &&
+    (bias.dtype !== 'float32' || bias.shape.length !== 1 || bias.shape[0] !== CO)
+  ) {
+    return null;
+  }
+  const gemm = gemmFor(backend);
+  if (gemm == null) return null;
+
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filter.shape as [number, number, number, number],
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    'channelsLast',
+  );
+  const scope = new KernelScope(backend);
+  try {
+    return scope.finish(convolve(scope, gemm, x, filter, bias, info, activation === 'relu'));
+  } catch (error) {
+    scope.abandon();
+    throw error;
+  }
+}
+
+function convolve(
+  scope: KernelScope,
+  gemm: Gemm,
+  x: TensorInfo,
+  filter: TensorInfo,
+  bias: TensorInfo | undefined,
+  info: backend_util.Conv2DInfo,
+  relu: boolean,
+): TensorInfo {
+  const { batchSize: B, inHeight: H, inWidth: W, inChannels: C, outChannels: CO } = info;
+  const { outHeight: Ho, outWidth: Wo, filterHeight: KH, filterWidth: KW } = info;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const { padInfo, effectiveFilterHeight: EH, effectiveFilterWidth: EW } = info;
+  const wasm = scope.backend as unknown as HeapBackend;
+  const out = scope.keepOut(wasm.makeOutput([B, Ho, Wo, CO], 'float32'));
+  if (B * Ho * Wo * CO === 0) return out;
+
+  // Zero padding as the convolution's; never less than every window needs.
+  const top = padInfo.top;
+  const left = padInfo.left;
+  const bottom = Math.max(0, (Ho - 1) * sh + EH - top - H);
+  const right = Math.max(0, (Wo - 1) * sw + EW - left - W);
+  const xp =
+    top + bottom + left + right > 0
+      ? scope.run(
+          'PadV2',
+          { x },
+          {
+            paddings: [
+              [0, 0],
+              [top, bottom],
+              [left, right],
+              [0, 0],
+            ],
+            constantValue: 0,
+          },
+        )
+      : x;
+  const Hp = H + top + bottom;
+  const Wp = W + left + right;
+  // The filter as it is ([K, CO] row-major) where CO fills whole panels, else packed.
+  const packed = CO % PANEL === 0 ? filter : packFilter(scope, filter);
+  const biasPadded = bias != null ? padBias(scope, bias, CO) : null;
+
+  // Offsets after every allocation (they do not move when the heap grows).
+  const F = Float32Array.BYTES_PER_ELEMENT;
+  const K = KH * KW * C;
+  const bp = heapOffset(scope.backend, packed);
+  const Bs = packed === filter ? CO * F : PANEL * F;
+  const PS = packed === filter ? PANEL * F : K * PANEL * F;
+  const biasAt = biasPadded != null ? heapOffset(scope.backend, biasPadded) : 0;
+  const flags = (biasPadded != null ? BIAS : 0) | (relu ? RELU : 0);
+  const xAt = heapOffset(scope.backend, xp);
+  const outAt = heapOffset(scope.backend, out);
+  const S = sw * C * F;
+  const TH = Wp * C * F;
+  const TW = dw * C * F;
+  if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && xp === x) {
+    // Every output pixel's row is the input pixel's: one product.
+    const M = B * Ho * Wo;
+    gemm.run(xAt, S, M, 0, F, 1, 1, 0, TW, C, bp, Bs, PS, outAt, CO * F, M, CO, biasAt, flags);
+    return out;
+  }
+  for (let n = 0; n < B; n++) {
+    const a = xAt + n * Hp * TH;
+    const c = outAt + n * Ho * Wo * CO * F;
+    const R = sh * TH;
+    gemm.run(
+      a,
+      S,
+      Wo,
+      R,
+      F,
+      KH,
+      KW,
+      dh * TH,
+      TW,
+      C,
+      bp,
+      Bs,
+      PS,
+      c,
+      CO * F,
+      Ho * Wo,
+      CO,
+      biasAt,
+      flags,
+    );
+  }
+  return out;
+}

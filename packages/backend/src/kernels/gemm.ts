@@ -1,0 +1,316 @@
+/**
+ * A strided implicit GEMM in WebAssembly SIMD, generated at run time and run on
+ * the wasm backend's own heap (it imports tfjs-backend-wasm's memory, so
+ * operands are never copied).
+ *
+ * For rows m < M and columns n < N (bytes for every stride and pointer):
+ *
+ *   C[m, n] = Σ_{kh<KH, kw<KW, k<Kc} A(row(m) + kh·TH + kw·TW + k·Ks) · B[kh, kw, k, n]
+ *
+ * where row(m) = a + g·R + w·S for m = g·Wm + w: rows come in groups of Wm
+ * (an output row of a convolution), S apart within a group and R apart from
+ * one group to the next; C's rows are ldc apart throughout. B is read in
+ * panels of 8 columns: panel j starts at bp + j·PS, and each step of the
+ * reduction moves Bs bytes on (a row-major `[K, N]` matrix with N a multiple
+ * of 8: PS = 32, Bs = 4N; packed `[⌈N/8⌉][K][8]`: PS = 32K, Bs = 32). The
+ * result optionally gets a bias (8-padded) added, then a ReLU, or is
+ * accumulated onto C (whole panels: C's rows padded to a multiple of 8).
+ *
+ * A convolution is one call per image: A = the padded input from the top-left
+ * tap, Wm = the output width, S = stride·Cin·4, R = stride × the padded row,
+ * Ks = 4, TH = the padded row, TW = Cin·4 (both times the dilation), Kc = Cin.
+ * A kernel gradient is one call per tap and chunk of the reduction over
+ * positions: KH = KW = 1, M = Cin rows 4 bytes apart, Ks = Cin·4 (A = the
+ * padded input itself, shifted by the tap), B = the output gradient.
+ *
+ * The tile is 4 rows × 8 columns (eight 4-lane accumulators) with a 1-row
+ * tail; the multiply-add is `f32x4.relaxed_madd` where the engine has relaxed
+ * SIMD (one fused instruction on x86 with FMA), else multiply then add. The
+ * summation order is fixed, so results are deterministic on one machine; they
+ * may differ in the last bits between machines that do and do not fuse.
+ */
+import type { KernelBackend } from '@tensorflow/tfjs-core';
+
+import { hasHeapOffsets } from './heap';
+import { emitModule, FuncBuilder, V128 } from './wasm-emit';
+
+/** `flags` bits of {@link IGemm}. */
+export const RELU = 1;
+export const ACCUMULATE = 2;
+export const BIAS = 4;
+
+const PARAMS = [
+  'a',
+  'S',
+  'Wm',
+  'R',
+  'Ks',
+  'KH',
+  'KW',
+  'TH',
+  'TW',
+  'Kc',
+  'bp',
+  'Bs',
+  'PS',
+  'c',
+  'ldc',
+  'M',
+  'N',
+  'bias',
+  'flags',
+] as const;
+
+const MAX_ROWS = 4;
+
+function acc(r: number, h: number): string {
+  return `acc${r}${h}`;
+}
+
+/** One tile of `rows` rows at row `m`, panel `j` (accumulators to stores). */
+function tile(f: FuncBuilder, rows: number, fma: boolean): void {
+  // pc = c + m·ldc + j·4
+  f.get('c').get('m').get('ldc').mul().add().get('j').i32(4).mul().add().set('pc');
+  // Accumulators: C (accumulate), the bias, or zero.
+  f.get('flags').i32(ACCUMULATE).and().if();
+  for (let r = 0; r < rows; r++) {
+    for (let h = 0; h < 2; h++) {
+      f.get('pc');
+      if (r > 0) f.get('ldc').i32(r).mul().add();
+      f.v128Load(16 * h).set(acc(r, h));
+    }
+  }
+  f.else();
+  f.get('flags').i32(BIAS).and().if();
+  for (let h = 0; h < 2; h++) {
+    f.get('bias')
+      .get('j')
+      .i32(4)
+      .mul()
+      .add()
+      .v128Load(16 * h)
+      .set(`b${h}`);
+  }
+  for (let r = 0; r < rows; r++) for (let h = 0; h < 2; h++) f.get(`b${h}`).set(acc(r, h));
+  f.else();
+  for (let r = 0; r < rows; r++) for (let h = 0; h < 2; h++) f.v128Zero().set(acc(r, h));
+  f.end();
+  f.end();
+
+  // Row r starts at a + g·R + w·S, with (g, w) = (m + r) divided by Wm (rest w).
+  for (let r = 0; r < rows; r++) {
+    f.get('m').i32(r).add().set('w');
+    f.get('w').get('Wm').divU().set('g');
+    f.get('w').get('g').get('Wm').mul().sub().set('w');
+    f.get('a').get('g').get('R').mul().add().get('w').get('S').mul().add().set(`q${r}`);
+  }
+  // The reduction: taps (kh, kw) at offset kh·TH + kw·TW, then Kc elements of each row.
+  f.get('pbp').set('pb');
+  f.i32(0).set('pk');
+  f.get('KH').set('kh');
+  f.loop();
+  f.get('pk').set('pt');
+  f.get('KW').set('kw');
+  f.loop();
+  for (let r = 0; r < rows; r++) f.get(`q${r}`).get('pt').add().set(`p${r}`);
+  f.get('Kc').set('k');
+  f.loop();
+  f.get('pb').v128Load(0).set('b0');
+  f.get('pb').v128Load(16).set('b1');
+  for (let r = 0; r < rows; r++) {
+    f.get(`p${r}`).v128Load32Splat().set('av');
+    for (let h = 0; h < 2; h++) {
+      if (fma) {
+        f.get('av').get(`b${h}`).get(acc(r, h)).f32x4RelaxedMadd().set(acc(r, h));
+      } else {
+        f.get(acc(r, h)).get('av').get(`b${h}`).f32x4Mul().f32x4Add().set(acc(r, h));
+      }
+    }
+    f.get(`p${r}`).get('Ks').add().set(`p${r}`);
+  }
+  f.get('pb').get('Bs').add().set('pb');
+  f.get('k').i32(1).sub().set('k');
+  f.get('k').brIf(0);
+  f.end();
+  f.get('pt').get('TW').add().set('pt');
+  f.get('kw').i32(1).sub().set('kw');
+  f.get('kw').brIf(0);
+  f.end();
+  f.get('pk').get('TH').add().set('pk');
+  f.get('kh').i32(1).sub().set('kh');
+  f.get('kh').brIf(0);
+  f.end();
+
+  // ReLU.
+  f.get('flags').i32(RELU).and().if();
+  for (let r = 0; r < rows; r++) {
+    for (let h = 0; h < 2; h++) f.get(acc(r, h)).v128Zero().f32x4Max().set(acc(r, h));
+  }
+  f.end();
+
+  // Stores: whole panels, or lane by lane in the last, partial one.
+  f.get('j').i32(8).add().get('N').le().get('flags').i32(ACCUMULATE).and().add().if();
+  for (let r = 0; r < rows; r++) {
+    for (let h = 0; h < 2; h++) {
+      f.get('pc');
+      if (r > 0) f.get('ldc').i32(r).mul().add();
+      f.get(acc(r, h)).v128Store(16 * h);
+    }
+  }
+  f.else();
+  f.get('N').get('j').sub().set('nrem');
+  for (let r = 0; r < rows; r++) {
+    for (let lane = 0; lane < 8; lane++) {
+      f.i32(lane).get('nrem').lt().if();
+      f.get('pc');
+      if (r > 0) f.get('ldc').i32(r).mul().add();
+      f.get(acc(r, lane >> 2))
+        .f32x4ExtractLane(lane & 3)
+        .f32Store(4 * lane);
+      f.end();
+    }
+  }
+  f.end();
+}
+
+/**
+ * The module's bytes: `igemm(...PARAMS)`, with or without relaxed multiply-add,
+ * importing a shared memory (the threaded build's) or not.
+ */
+export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
+  const f = new FuncBuilder(PARAMS);
+  for (const l of ['j', 'pbp', 'm', 'pc', 'pb', 'pk', 'pt', 'kh', 'kw', 'k', 'nrem', 'g', 'w']) {
+    f.local(l, 0x7f);
+  }
+  for (let r = 0; r < MAX_ROWS; r++) f.local(`p${r}`, 0x7f).local(`q${r}`, 0x7f);
+  for (const l of ['av', 'b0', 'b1']) f.local(l, V128);
+  for (let r = 0; r < MAX_ROWS; r++) for (let h = 0; h < 2; h++) f.local(acc(r, h), V128);
+
+  f.i32(0).set('j');
+  f.get('bp').set('pbp');
+  f.block().loop();
+  f.get('j').get('N').lt().eqz().brIf(1);
+  f.i32(0).set('m');
+  // Tiles of MAX_ROWS rows, then single rows.
+  for (const rows of [MAX_ROWS, 1]) {
+    f.block().loop();
+    f.get('m').i32(rows).add().get('M').le().eqz().brIf(1);
+    tile(f, rows, fma);
+    f.get('m').i32(rows).add().set('m');
+    f.br(0);
+    f.end().end();
+  }
+  f.get('j').i32(8).add().set('j');
+  f.get('pbp').get('PS').add().set('pbp');
+  f.br(0);
+  f.end().end();
+  return emitModule([{ name: 'igemm', body: f }], { shared });
+}
+
+/**
+ * The kernel, positionally (bytes for pointers and strides; see the module
+ * comment): `(a, S, Wm, R, Ks, KH, KW, TH, TW, Kc, bp, Bs, PS, c, ldc, M, N, bias, flags)`.
+ * Called in loops, so no argument object.
+ */
+export type IGemm = (
+  a: number,
+  S: number,
+  Wm: number,
+  R: number,
+  Ks: number,
+  KH: number,
+  KW: number,
+  TH: number,
+  TW: number,
+  Kc: number,
+  bp: number,
+  Bs: number,
+  PS: number,
+  c: number,
+  ldc: number,
+  M: number,
+  N: number,
+  bias: number,
+  flags: number,
+) => void;
+
+/** The instantiated kernel over one wasm memory. */
+export interface Gemm {
+  /** Whether the multiply-add is `f32x4.relaxed_madd`. */
+  readonly fused: boolean;
+  readonly run: IGemm;
+}
+
+/** The part of the `WebAssembly` global used here (not in this package's type libraries). */
+interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+}
+interface WasmApi {
+  Memory: abstract new (...args: never[]) => WasmMemory;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (
+    module: object,
+    imports: { env: { memory: WasmMemory } },
+  ) => { exports: Record<string, unknown> };
+  validate(bytes: Uint8Array): boolean;
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/**
+ * tfjs-backend-wasm 4.22's Emscripten module: the heap's `WebAssembly.Memory` is
+ * an export of the single-threaded builds and `wasmMemory` of the threaded one.
+ */
+interface WasmModuleBackend {
+  wasm?: { asm?: { memory?: unknown }; wasmMemory?: unknown };
+}
+
+let relaxed: boolean | undefined;
+
+/** Node ≥ 20.16's synchronous access to its built-in modules (absent in browsers). */
+interface NodeProcess {
+  getBuiltinModule?: (id: 'node:v8') => { setFlagsFromString(flags: string): void } | undefined;
+}
+
+/**
+ * Whether this engine runs relaxed-SIMD code. Browsers ship it (Chrome 114+)
+ * and so does Node 22; Node 20's V8 has it behind `--experimental-wasm-relaxed-simd`,
+ * which is turned on here (once, before any relaxed module is compiled) when
+ * validation fails and Node's `v8` module is at hand.
+ */
+export function hasRelaxedSimd(): boolean {
+  if (relaxed !== undefined) return relaxed;
+  const bytes = gemmModuleBytes(true);
+  relaxed = wasmApi.validate(bytes);
+  if (!relaxed) {
+    const node = (globalThis as unknown as { process?: NodeProcess }).process;
+    node?.getBuiltinModule?.('node:v8')?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    relaxed = wasmApi.validate(bytes);
+  }
+  return relaxed;
+}
+
+const cache = new WeakMap<WasmMemory, Gemm>();
+
+/**
+ * The GEMM kernel over `backend`'s heap, or null where it cannot run there (a
+ * backend without tfjs-backend-wasm 4.22's memory and tensor offsets). On the threaded build it
+ * runs on the calling thread, as on the others: results do not depend on the
+ * build. `fma` forces the multiply-add variant (tests and benchmarks); by
+ * default the fused one where the engine has relaxed SIMD.
+ */
+export function gemmFor(backend: KernelBackend, options: { fma?: boolean } = {}): Gemm | null {
+  const module = (backend as unknown as WasmModuleBackend).wasm;
+  const memory = module?.asm?.memory ?? module?.wasmMemory;
+  if (!(memory instanceof wasmApi.Memory) || !hasHeapOffsets(backend)) return null;
+  const shared =
+    typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const fused = options.fma ?? hasRelaxedSimd();
+  const hit = cache.get(memory);
+  if (hit != null && hit.fused === fused) return hit;
+  const instance = new wasmApi.Instance(new wasmApi.Module(gemmModuleBytes(fused, shared)), {
+    env: { memory },
+  });
+  const gemm: Gemm = { fused, run: instance.exports.igemm as IGemm };
+  if (options.fma === undefined) cache.set(memory, gemm);
+  return gemm;
+}
