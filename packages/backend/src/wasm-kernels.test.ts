@@ -267,7 +267,22 @@ describe('wasm training kernels', () => {
       '1×1, one product over every pixel',
       { dilation: 1, pad: 'valid' as const, kernel: 1, inChannels: 7 },
     ],
-  ])('conv2d, %s, agrees with cpu (and leaky ReLU, left to the stock kernel)', async (_n, d) => {
+    [
+      'a filter wide enough to be packed (96 outputs over 90 rows)',
+      { dilation: 1, pad: 'same' as const, kernel: 3, inChannels: 10, outChannels: 96 },
+    ],
+  ] as Array<
+    [
+      string,
+      {
+        dilation: number;
+        pad: 'same' | 'valid' | number;
+        kernel: number;
+        inChannels: number;
+        outChannels?: number;
+      },
+    ]
+  >)('conv2d, %s, agrees with cpu (and leaky ReLU, left to the stock kernel)', async (_n, d) => {
     const forward = async () => {
       const rng = testRng(21);
       const x = tf.tensor4d(randomArray(2 * 11 * 10 * d.inChannels, rng), [
@@ -276,11 +291,12 @@ describe('wasm training kernels', () => {
         10,
         d.inChannels,
       ]);
-      const w = tf.tensor4d(randomArray(d.kernel * d.kernel * d.inChannels * 12, rng), [
+      const outChannels = d.outChannels ?? 12;
+      const w = tf.tensor4d(randomArray(d.kernel * d.kernel * d.inChannels * outChannels, rng), [
         d.kernel,
         d.kernel,
         d.inChannels,
-        12,
+        outChannels,
       ]);
       const y = tf.conv2d(x, w, 1, d.pad, 'NHWC', d.dilation);
       const leaky = tf.fused.conv2d({

@@ -10,6 +10,7 @@ import { enableWasmThreads, MAX_WASM_THREADS } from './wasm-threads';
 
 interface OpsRun {
   threads: number;
+  gemm: { fused: boolean; threads: number } | null;
   results: Record<string, { sha256: string; head: number[] }>;
 }
 
@@ -29,6 +30,9 @@ describe('enableWasmThreads', () => {
     const two = runOps(2);
     expect(one.threads).toBe(1);
     expect(two.threads).toBe(2);
+    // The convolutions' GEMM splits its rows with one helper thread on the threaded build.
+    expect(one.gemm).toEqual({ fused: true, threads: 1 });
+    expect(two.gemm).toEqual({ fused: true, threads: 2 });
     const names = Object.keys(one.results);
     expect(names).toEqual(['conv', 'convStride2', 'fusedBiasRelu', 'matMul', 'convGradients']);
     for (const name of names) {

@@ -8,6 +8,8 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendUnavailableError } from './errors';
+import { nodeGemmHelpers } from './gemm-helpers';
+import { setGemmHelpers } from './kernels/gemm';
 
 const WASM = '@tensorflow/tfjs-backend-wasm';
 /** tfjs's wasm build starts 8 pthread workers up front; its thread pool takes no more. */
@@ -32,7 +34,7 @@ const workerScript = fileURLToPath(new URL('./wasm-pthread-worker.cjs', import.m
 let enabled: number | undefined;
 
 /**
- * Makes the wasm backend, when it next initialises in this thread, run XNNPACK's
+ * Makes the wasm backend, when it next initialises in this thread, run
  * convolutions and matrix products on `threads` threads (default: every core,
  * `os.availableParallelism()`, at most 8). Call it before `selectBackend` or
  * `tf.setBackend('wasm')`; the count holds for the life of the backend.
@@ -41,10 +43,12 @@ let enabled: number | undefined;
  * itself when the page is cross-origin isolated, and `setThreadsCount` from
  * `@tensorflow/tfjs-backend-wasm` sets the count.
  *
- * Each thread computes whole output tiles, so results are the same bits for any
- * thread count. `threads: 1` leaves the single-threaded build in place. Elementwise
- * ops, reductions and the kernels that are not XNNPACK's stay on the calling thread:
- * a training step gains less than a large convolution (see the README).
+ * This package's convolutions (its GEMM) split their output rows with `threads − 1`
+ * helper `worker_threads` of their own on the shared memory. Each thread computes
+ * whole output tiles, so results are the same bits for any thread count.
+ * `threads: 1` leaves the single-threaded build in place. Elementwise ops,
+ * reductions and the other heap kernels stay on the calling thread: a training
+ * step gains less than a large convolution (see the README).
  *
  * @returns the thread count the backend will use.
  * @throws BackendUnavailableError when the wasm package is missing; Error when the
@@ -99,6 +103,8 @@ export async function enableWasmThreads(
   }
   if (threads === 1) return 1;
   enabled = threads;
+  // This package's GEMM (the convolutions) splits its rows with threads of its own.
+  setGemmHelpers(nodeGemmHelpers(threads - 1));
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
   mod.setThreadsCount(threads);
   tf.removeBackend('wasm');

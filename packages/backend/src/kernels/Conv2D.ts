@@ -13,25 +13,31 @@ import { KernelScope } from './kernel-scope';
 
 /** Floats per panel of the packed right operand. */
 const PANEL = 8;
+/** Wider filters are packed. */
+const MAX_UNPACKED = 64;
 
 /**
  * `[KH, KW, C, CO]` filter values → the GEMM's packed right operand
  * `[⌈CO/8⌉][KH·KW·C][8]` (zero-filled past CO).
  */
-export function packFilter(scope: KernelScope, filter: TensorInfo): TensorInfo {
+export function packFilter(scope: KernelScope, gemm: Gemm, filter: TensorInfo): TensorInfo {
   const [KH, KW, C, CO] = filter.shape as [number, number, number, number];
   const K = KH * KW * C;
   const P = Math.ceil(CO / PANEL);
   const wasm = scope.backend as unknown as HeapBackend;
   const packed = scope.keepOut(wasm.makeOutput([P * K * PANEL], 'float32'));
+  if (CO % PANEL === 0) {
+    gemm.pack(heapOffset(scope.backend, filter), heapOffset(scope.backend, packed), K, P);
+    return packed;
+  }
   // Views are taken after makeOutput, which may grow (and detach) the heap.
   const src = wasm.typedArrayFromHeap(filter) as Float32Array;
   const dst = wasm.typedArrayFromHeap(packed) as Float32Array;
   if (CO % PANEL !== 0) dst.fill(0);
-  for (let j = 0; j < P; j++) {
-    const width = Math.min(PANEL, CO - j * PANEL);
-    for (let k = 0; k < K; k++) {
-      const from = k * CO + j * PANEL;
+  // Row by row of the filter (reads in order; a panel at a time they would stride CO values).
+  for (let k = 0; k < K; k++) {
+    for (let j = 0, from = k * CO; j < P; j++, from += PANEL) {
+      const width = Math.min(PANEL, CO - j * PANEL);
       const to = (j * K + k) * PANEL;
       for (let l = 0; l < width; l++) dst[to + l] = src[from + l] as number;
     }
@@ -145,8 +151,10 @@ function convolve(
       : x;
   const Hp = H + top + bottom;
   const Wp = W + left + right;
-  // The filter as it is ([K, CO] row-major) where CO fills whole panels, else packed.
-  const packed = CO % PANEL === 0 ? filter : packFilter(scope, filter);
+  // The filter as it is ([K, CO] row-major) where CO fills whole panels and its rows
+  // are short; else packed, one panel's K·8 values contiguous (a panel of a wide
+  // filter read in place touches a page every few reduction steps).
+  const packed = CO % PANEL === 0 && CO <= MAX_UNPACKED ? filter : packFilter(scope, gemm, filter);
   const biasPadded = bias != null ? padBias(scope, bias, CO) : null;
 
   // Offsets after every allocation (they do not move when the heap grows).
@@ -159,40 +167,32 @@ function convolve(
   const flags = (biasPadded != null ? BIAS : 0) | (relu ? RELU : 0);
   const xAt = heapOffset(scope.backend, xp);
   const outAt = heapOffset(scope.backend, out);
-  const S = sw * C * F;
   const TH = Wp * C * F;
-  const TW = dw * C * F;
+  const operands = { Ks: F, Kc: C, bp, Bs, PS, ldc: CO * F, N: CO, bias: biasAt, flags };
   if (KH === 1 && KW === 1 && sh === 1 && sw === 1 && xp === x) {
     // Every output pixel's row is the input pixel's: one product.
     const M = B * Ho * Wo;
-    gemm.run(xAt, S, M, 0, F, 1, 1, 0, TW, C, bp, Bs, PS, outAt, CO * F, M, CO, biasAt, flags);
+    const rows = { a: xAt, S: C * F, Wm: M, R: 0, KH: 1, KW: 1, TH: 0, TW: 0, c: outAt, M };
+    gemm.run({ ...operands, ...rows });
     return out;
   }
-  for (let n = 0; n < B; n++) {
-    const a = xAt + n * Hp * TH;
-    const c = outAt + n * Ho * Wo * CO * F;
-    const R = sh * TH;
-    gemm.run(
-      a,
-      S,
-      Wo,
-      R,
-      F,
-      KH,
-      KW,
-      dh * TH,
-      TW,
-      C,
-      bp,
-      Bs,
-      PS,
-      c,
-      CO * F,
-      Ho * Wo,
-      CO,
-      biasAt,
-      flags,
-    );
-  }
+  // One product per image: rows are output pixels, in groups of an output row. Without
+  // a dilation across, a tap row's KW·C values are one contiguous run of the input.
+  const taps = dw === 1 ? { KW: 1, TW: 0, Kc: KW * C } : { KW, TW: dw * C * F };
+  gemm.run({
+    ...operands,
+    ...taps,
+    a: xAt,
+    S: sw * C * F,
+    Wm: Wo,
+    R: sh * TH,
+    KH,
+    TH: dh * TH,
+    c: outAt,
+    M: Ho * Wo,
+    reps: B,
+    aRep: Hp * TH,
+    cRep: Ho * Wo * CO * F,
+  });
   return out;
 }

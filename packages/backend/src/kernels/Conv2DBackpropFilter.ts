@@ -129,11 +129,24 @@ function gemmProducts(
   const aAt = heapOffset(scope.backend, left.a);
   const bAt = heapOffset(scope.backend, b);
   const cAt = heapOffset(scope.backend, acc);
-  for (let k0 = 0; k0 < L; k0 += chunk) {
-    const Kc = Math.min(chunk, L - k0);
-    const a = aAt + k0 * Ks;
-    const bp = bAt + k0 * Bs;
-    gemm.run(a, S, Wm, R, Ks, 1, 1, 0, 0, Kc, bp, Bs, PS, cAt, ldc * F, M, CO, 0, ACCUMULATE);
+  const call = { S, Wm, R, Ks, KH: 1, KW: 1, TH: 0, TW: 0, Bs, PS, c: cAt, ldc: ldc * F, M, N: CO };
+  const whole = Math.floor(L / chunk);
+  const tail = L - whole * chunk;
+  const products = { ...call, bias: 0, flags: ACCUMULATE };
+  // The whole chunks as repetitions of one product, then the rest.
+  if (whole > 0) {
+    gemm.run({
+      ...products,
+      a: aAt,
+      bp: bAt,
+      Kc: chunk,
+      reps: whole,
+      aRep: chunk * Ks,
+      bRep: chunk * Bs,
+    });
+  }
+  if (tail > 0) {
+    gemm.run({ ...products, a: aAt + whole * chunk * Ks, bp: bAt + whole * chunk * Bs, Kc: tail });
   }
   if (acc !== out) {
     const src = wasm.typedArrayFromHeap(acc) as Float32Array;

@@ -26,10 +26,34 @@ interface Call {
   N: number;
   bias: number;
   flags: number;
+  reps?: number;
+  aRep?: number;
+  bRep?: number;
+  cRep?: number;
 }
 
-/** The module comment's formula, in float64, over `arena` (offsets in floats). */
-function reference(arena: Float32Array, p: Call): Float64Array {
+/**
+ * The module comment's formula, in float64, over a copy of `arena` (offsets in
+ * floats), repetitions included: the arena as the call leaves it.
+ */
+function reference(arena: Float32Array, call: Call): Float32Array {
+  const after = Float32Array.from(arena);
+  for (let rep = 0; rep < (call.reps ?? 1); rep++) {
+    const p = {
+      ...call,
+      a: call.a + rep * (call.aRep ?? 0),
+      bp: call.bp + rep * (call.bRep ?? 0),
+      c: call.c + rep * (call.cRep ?? 0),
+    };
+    const out = product(after, p);
+    for (let m = 0; m < p.M; m++) {
+      for (let n = 0; n < p.N; n++) after[p.c + m * p.ldc + n] = out[m * p.N + n]!;
+    }
+  }
+  return after;
+}
+
+function product(arena: Float32Array, p: Call): Float64Array {
   const out = new Float64Array(p.M * p.N);
   for (let m = 0; m < p.M; m++) {
     const g = Math.floor(m / p.Wm);
@@ -132,6 +156,34 @@ const calls: Array<[string, Call]> = [
       flags: ACCUMULATE,
     },
   ],
+  [
+    'three repetitions, moving A, B and C on (C accumulated in place by the second)',
+    {
+      a: 0,
+      S: 4,
+      Wm: 3,
+      R: 0,
+      Ks: 1,
+      KH: 1,
+      KW: 3,
+      TH: 0,
+      TW: 2,
+      Kc: 4,
+      bp: 300,
+      Bs: 8,
+      PS: 12 * 8,
+      c: 1200,
+      ldc: 8,
+      M: 7,
+      N: 8,
+      bias: 0,
+      flags: ACCUMULATE,
+      reps: 3,
+      aRep: 60,
+      bRep: 100,
+      cRep: 30,
+    },
+  ],
 ];
 
 describe('the strided implicit GEMM', () => {
@@ -152,6 +204,28 @@ describe('the strided implicit GEMM', () => {
     expect(engine.validate(gemmModuleBytes(true, true))).toBe(true);
   });
 
+  it('packs a row-major [K, 8P] matrix into panels [P][K][8] (K across several blocks)', () => {
+    const backend = tf.backend();
+    const gemm = gemmFor(backend)!;
+    const [K, P] = [150, 3];
+    const rng = testRng(8);
+    const src = tf.tensor1d(Float32Array.from({ length: K * P * 8 }, () => rng()));
+    const dst = tf.zeros([K * P * 8 + 8]);
+    gemm.pack(heapOffset(backend, src), heapOffset(backend, dst), K, P);
+    const heap = backend as unknown as HeapBackend;
+    const from = heap.typedArrayFromHeap(src) as Float32Array;
+    const to = heap.typedArrayFromHeap(dst) as Float32Array;
+    for (let j = 0; j < P; j++) {
+      for (let k = 0; k < K; k++) {
+        for (let l = 0; l < 8; l++) {
+          expect(to[(j * K + k) * 8 + l]).toBe(from[k * P * 8 + j * 8 + l]);
+        }
+      }
+    }
+    expect(Array.from(to.subarray(K * P * 8))).toEqual(new Array(8).fill(0));
+    tf.dispose([src, dst]);
+  });
+
   for (const fma of [false, true]) {
     it.each(calls)(`${fma ? 'fused' : 'multiply + add'}: %s`, (_name, call) => {
       const backend = tf.backend();
@@ -164,46 +238,53 @@ describe('the strided implicit GEMM', () => {
       const expected = reference(before, call);
       const at = heapOffset(backend, arena);
       const bytes = (n: number) => n * F;
-      gemm.run(
-        at + bytes(call.a),
-        bytes(call.S),
-        call.Wm,
-        bytes(call.R),
-        bytes(call.Ks),
-        call.KH,
-        call.KW,
-        bytes(call.TH),
-        bytes(call.TW),
-        call.Kc,
-        at + bytes(call.bp),
-        bytes(call.Bs),
-        bytes(call.PS),
-        at + bytes(call.c),
-        bytes(call.ldc),
-        call.M,
-        call.N,
-        at + bytes(call.bias),
-        call.flags,
-      );
+      gemm.run({
+        a: at + bytes(call.a),
+        S: bytes(call.S),
+        Wm: call.Wm,
+        R: bytes(call.R),
+        Ks: bytes(call.Ks),
+        KH: call.KH,
+        KW: call.KW,
+        TH: bytes(call.TH),
+        TW: bytes(call.TW),
+        Kc: call.Kc,
+        bp: at + bytes(call.bp),
+        Bs: bytes(call.Bs),
+        PS: bytes(call.PS),
+        c: at + bytes(call.c),
+        ldc: bytes(call.ldc),
+        M: call.M,
+        N: call.N,
+        bias: at + bytes(call.bias),
+        flags: call.flags,
+        reps: call.reps ?? 1,
+        aRep: bytes(call.aRep ?? 0),
+        bRep: bytes(call.bRep ?? 0),
+        cRep: bytes(call.cRep ?? 0),
+      });
       const after = (backend as unknown as HeapBackend).typedArrayFromHeap(arena) as Float32Array;
-      for (let m = 0; m < call.M; m++) {
-        for (let n = 0; n < call.N; n++) {
-          const want = expected[m * call.N + n]!;
-          const got = after[call.c + m * call.ldc + n]!;
-          expect(Math.abs(got - want), `C[${m}, ${n}]`).toBeLessThan(1e-5 * (1 + Math.abs(want)));
-        }
-      }
-      // Nothing outside C's rows and columns is written, but the padding of
-      // accumulated whole panels (here columns 20–23, which are summed too).
-      const written = (i: number) => {
+      // C's rows and columns as the formula gives them; everything else as it was, but
+      // the padding of accumulated whole panels (call 3's columns 20–23, summed too).
+      const width = call.flags & ACCUMULATE ? Math.ceil(call.N / 8) * 8 : call.N;
+      let checked = 0;
+      for (let i = 0; i < after.length; i++) {
         const r = Math.floor((i - call.c) / call.ldc);
         const col = i - call.c - r * call.ldc;
-        const width = call.flags & ACCUMULATE ? Math.ceil(call.N / 8) * 8 : call.N;
-        return i >= call.c && r < call.M && col < width;
-      };
-      for (let i = 0; i < 3000; i++) {
-        if (!written(i)) expect(after[i], `value ${i}`).toBe(before[i]);
+        const reps = call.reps ?? 1;
+        const lastC = call.c + (reps - 1) * (call.cRep ?? 0);
+        const inC = i >= call.c && i < lastC + call.M * call.ldc;
+        if (inC && col < call.N) {
+          const want = expected[i]!;
+          expect(Math.abs(after[i]! - want), `value ${i}`).toBeLessThan(
+            1e-5 * (1 + Math.abs(want)),
+          );
+          checked++;
+        } else if (!(inC && col < width)) {
+          expect(after[i], `value ${i}`).toBe(before[i]);
+        }
       }
+      expect(checked).toBeGreaterThanOrEqual(call.M * call.N);
       arena.dispose();
     });
   }

@@ -29,12 +29,12 @@
  * summation order is fixed, so results are deterministic on one machine; they
  * may differ in the last bits between machines that do and do not fuse.
  */
-import type { KernelBackend } from '@tensorflow/tfjs-core';
+import { backend as activeBackend, type KernelBackend } from '@tensorflow/tfjs-core';
 
 import { hasHeapOffsets } from './heap';
 import { emitModule, FuncBuilder, V128 } from './wasm-emit';
 
-/** `flags` bits of {@link IGemm}. */
+/** `flags` bits of {@link GemmCall}. */
 export const RELU = 1;
 export const ACCUMULATE = 2;
 export const BIAS = 4;
@@ -55,16 +55,42 @@ const PARAMS = [
   'PS',
   'c',
   'ldc',
+  'M0',
   'M',
   'N',
   'bias',
   'flags',
+  'reps',
+  'aRep',
+  'bRep',
+  'cRep',
+  'MB',
 ] as const;
 
 const MAX_ROWS = 4;
+/** Rows of a block that `pack` transposes. */
+const PACK_ROWS = 64;
+/** Bytes of A (its rows' reductions) one block of rows should take: they stay in L2 across the panels. */
+const BLOCK_BYTES = 1 << 19;
 
 function acc(r: number, h: number): string {
   return `acc${r}${h}`;
+}
+
+/** One reduction step of a tile: B's 8 columns at pb, A's rows at p_r. */
+function step(f: FuncBuilder, rows: number, fma: boolean): void {
+  f.get('pb').v128Load(0).set('b0');
+  f.get('pb').v128Load(16).set('b1');
+  for (let r = 0; r < rows; r++) {
+    f.get(`p${r}`).v128Load32Splat().set('av');
+    for (let h = 0; h < 2; h++) {
+      if (fma) {
+        f.get('av').get(`b${h}`).get(acc(r, h)).f32x4RelaxedMadd().set(acc(r, h));
+      } else {
+        f.get(acc(r, h)).get('av').get(`b${h}`).f32x4Mul().f32x4Add().set(acc(r, h));
+      }
+    }
+  }
 }
 
 /** One tile of `rows` rows at row `m`, panel `j` (accumulators to stores). */
@@ -115,19 +141,8 @@ function tile(f: FuncBuilder, rows: number, fma: boolean): void {
   for (let r = 0; r < rows; r++) f.get(`q${r}`).get('pt').add().set(`p${r}`);
   f.get('Kc').set('k');
   f.loop();
-  f.get('pb').v128Load(0).set('b0');
-  f.get('pb').v128Load(16).set('b1');
-  for (let r = 0; r < rows; r++) {
-    f.get(`p${r}`).v128Load32Splat().set('av');
-    for (let h = 0; h < 2; h++) {
-      if (fma) {
-        f.get('av').get(`b${h}`).get(acc(r, h)).f32x4RelaxedMadd().set(acc(r, h));
-      } else {
-        f.get(acc(r, h)).get('av').get(`b${h}`).f32x4Mul().f32x4Add().set(acc(r, h));
-      }
-    }
-    f.get(`p${r}`).get('Ks').add().set(`p${r}`);
-  }
+  step(f, rows, fma);
+  for (let r = 0; r < rows; r++) f.get(`p${r}`).get('Ks').add().set(`p${r}`);
   f.get('pb').get('Bs').add().set('pb');
   f.get('k').i32(1).sub().set('k');
   f.get('k').brIf(0);
@@ -179,22 +194,49 @@ function tile(f: FuncBuilder, rows: number, fma: boolean): void {
  */
 export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
   const f = new FuncBuilder(PARAMS);
-  for (const l of ['j', 'pbp', 'm', 'pc', 'pb', 'pk', 'pt', 'kh', 'kw', 'k', 'nrem', 'g', 'w']) {
+  const scalars = [
+    'j',
+    'pbp',
+    'm',
+    'mb',
+    'me',
+    'pc',
+    'pb',
+    'pk',
+    'pt',
+    'kh',
+    'kw',
+    'k',
+    'nrem',
+    'g',
+    'w',
+  ];
+  for (const l of scalars) {
     f.local(l, 0x7f);
   }
   for (let r = 0; r < MAX_ROWS; r++) f.local(`p${r}`, 0x7f).local(`q${r}`, 0x7f);
   for (const l of ['av', 'b0', 'b1']) f.local(l, V128);
   for (let r = 0; r < MAX_ROWS; r++) for (let h = 0; h < 2; h++) f.local(acc(r, h), V128);
 
+  // Repetitions (reps ≥ 1), each moving a, bp and c on by aRep, bRep, cRep.
+  f.loop();
+  // Blocks of BLOCK_ROWS rows (their A stays in cache across the panels), then
+  // panels of 8 columns, then tiles of MAX_ROWS rows and single rows.
+  f.get('M0').set('mb');
+  f.block().loop();
+  f.get('mb').get('M').lt().eqz().brIf(1);
+  f.get('mb').get('MB').add().set('me');
+  f.get('me').get('M').gt().if();
+  f.get('M').set('me');
+  f.end();
   f.i32(0).set('j');
   f.get('bp').set('pbp');
   f.block().loop();
   f.get('j').get('N').lt().eqz().brIf(1);
-  f.i32(0).set('m');
-  // Tiles of MAX_ROWS rows, then single rows.
+  f.get('mb').set('m');
   for (const rows of [MAX_ROWS, 1]) {
     f.block().loop();
-    f.get('m').i32(rows).add().get('M').le().eqz().brIf(1);
+    f.get('m').i32(rows).add().get('me').le().eqz().brIf(1);
     tile(f, rows, fma);
     f.get('m').i32(rows).add().set('m');
     f.br(0);
@@ -204,45 +246,179 @@ export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
   f.get('pbp').get('PS').add().set('pbp');
   f.br(0);
   f.end().end();
-  return emitModule([{ name: 'igemm', body: f }], { shared });
+  f.get('me').set('mb');
+  f.br(0);
+  f.end().end();
+  f.get('a').get('aRep').add().set('a');
+  f.get('bp').get('bRep').add().set('bp');
+  f.get('c').get('cRep').add().set('c');
+  f.get('reps').i32(1).sub().set('reps');
+  f.get('reps').brIf(0);
+  f.end();
+  return emitModule(
+    [
+      { name: 'igemm', body: f },
+      { name: 'pack', body: packBody() },
+    ],
+    { shared },
+  );
 }
 
 /**
- * The kernel, positionally (bytes for pointers and strides; see the module
- * comment): `(a, S, Wm, R, Ks, KH, KW, TH, TW, Kc, bp, Bs, PS, c, ldc, M, N, bias, flags)`.
- * Called in loops, so no argument object.
+ * `pack(src, dst, K, P)`: a row-major `[K, 8P]` matrix into panels
+ * `[P][K][8]`, 32 bytes at a time, in blocks of PACK_ROWS rows: a block's rows
+ * stay in cache while each panel's run of the block is written in order.
  */
-export type IGemm = (
-  a: number,
-  S: number,
-  Wm: number,
-  R: number,
-  Ks: number,
-  KH: number,
-  KW: number,
-  TH: number,
-  TW: number,
-  Kc: number,
-  bp: number,
-  Bs: number,
-  PS: number,
-  c: number,
-  ldc: number,
-  M: number,
-  N: number,
-  bias: number,
-  flags: number,
-) => void;
+function packBody(): FuncBuilder {
+  const f = new FuncBuilder(['src', 'dst', 'K', 'P']);
+  for (const l of ['kb', 'kn', 'k', 'j', 'ps', 'pd', 'row']) f.local(l, 0x7f);
+  f.get('P').i32(32).mul().set('row');
+  f.i32(0).set('kb');
+  f.loop();
+  // kn = min(PACK_ROWS, K − kb)
+  f.get('K').get('kb').sub().set('kn');
+  f.get('kn').i32(PACK_ROWS).gt().if();
+  f.i32(PACK_ROWS).set('kn');
+  f.end();
+  f.i32(0).set('j');
+  f.loop();
+  f.get('src').get('kb').get('row').mul().add().get('j').i32(32).mul().add().set('ps');
+  f.get('dst').get('j').get('K').mul().get('kb').add().i32(32).mul().add().set('pd');
+  f.get('kn').set('k');
+  f.loop();
+  for (const offset of [0, 16]) f.get('pd').get('ps').v128Load(offset).v128Store(offset);
+  f.get('ps').get('row').add().set('ps');
+  f.get('pd').i32(32).add().set('pd');
+  f.get('k').i32(1).sub().set('k');
+  f.get('k').brIf(0);
+  f.end();
+  f.get('j').i32(1).add().set('j');
+  f.get('j').get('P').lt().brIf(0);
+  f.end();
+  f.get('kb').get('kn').add().set('kb');
+  f.get('kb').get('K').lt().brIf(0);
+  f.end();
+  return f;
+}
+
+/**
+ * One product (bytes for pointers and strides; see the module comment). Rows
+ * `[0, M)` are computed; `reps` (default 1) repeats the whole product with a,
+ * bp and c moved on by aRep, bRep and cRep each time (a convolution's images,
+ * a kernel gradient's chunks of the reduction).
+ */
+export interface GemmCall {
+  a: number;
+  S: number;
+  Wm: number;
+  R: number;
+  Ks: number;
+  KH: number;
+  KW: number;
+  TH: number;
+  TW: number;
+  Kc: number;
+  bp: number;
+  Bs: number;
+  PS: number;
+  c: number;
+  ldc: number;
+  M: number;
+  N: number;
+  bias: number;
+  flags: number;
+  reps?: number;
+  aRep?: number;
+  bRep?: number;
+  cRep?: number;
+}
+
+/** The wasm function's arguments in {@link PARAMS} order, for rows `[m0, m1)`. */
+export function gemmArgs(p: GemmCall, m0: number, m1: number): number[] {
+  return [
+    p.a,
+    p.S,
+    p.Wm,
+    p.R,
+    p.Ks,
+    p.KH,
+    p.KW,
+    p.TH,
+    p.TW,
+    p.Kc,
+    p.bp,
+    p.Bs,
+    p.PS,
+    p.c,
+    p.ldc,
+    m0,
+    m1,
+    p.N,
+    p.bias,
+    p.flags,
+    p.reps ?? 1,
+    p.aRep ?? 0,
+    p.bRep ?? 0,
+    p.cRep ?? 0,
+    blockRows(p),
+  ];
+}
+
+/** Rows per block: a multiple of the tile, 16–256, whose reductions take about BLOCK_BYTES. */
+function blockRows(p: GemmCall): number {
+  const rowBytes = p.KH * p.KW * p.Kc * 4;
+  return Math.max(16, Math.min(256, Math.floor(BLOCK_BYTES / rowBytes / MAX_ROWS) * MAX_ROWS));
+}
+
+/** Number of arguments of the wasm function, and the index of its first row (`M0`; `M` follows). */
+export const GEMM_ARGS = PARAMS.length;
+export const GEMM_FIRST_ROW_ARG = PARAMS.indexOf('M0');
+
+type IGemm = (...args: number[]) => void;
+
+/**
+ * Threads that run row ranges of a product alongside the caller on a shared
+ * memory (the threaded build's); `@ssd/backend/node`'s `enableWasmThreads`
+ * provides them in Node.
+ */
+export interface GemmHelpers {
+  /** How many helper threads. */
+  readonly count: number;
+  /** Starts helper i on rows `ranges[i]` of the product with arguments `args` (rows ignored). */
+  start(args: readonly number[], ranges: ReadonlyArray<readonly [number, number]>): void;
+  /** Returns once every started helper has finished. */
+  wait(): void;
+}
+
+/** Makes the helpers for one memory and module (bytes of {@link gemmModuleBytes}). */
+export type GemmHelpersFactory = (memory: WasmMemory, moduleBytes: Uint8Array) => GemmHelpers;
+
+let helpersFactory: GemmHelpersFactory | null = null;
+
+/**
+ * Sets (or, null, clears) where GEMMs on a shared memory get helper threads;
+ * applies to kernels instantiated afterwards.
+ */
+export function setGemmHelpers(factory: GemmHelpersFactory | null): void {
+  helpersFactory = factory;
+}
+
+/** Fewer multiply-adds than this run on the calling thread alone (a hand-off costs ~10 µs). */
+const MIN_SPLIT_WORK = 1 << 18;
 
 /** The instantiated kernel over one wasm memory. */
 export interface Gemm {
   /** Whether the multiply-add is `f32x4.relaxed_madd`. */
   readonly fused: boolean;
-  readonly run: IGemm;
+  /** Threads a product runs on (1 + helpers). */
+  readonly threads: number;
+  run(call: GemmCall): void;
+  /** Packs the row-major `[K, 8P]` matrix at byte `src` into panels `[P][K][8]` at `dst` (K, P ≥ 1). */
+  pack(src: number, dst: number, K: number, P: number): void;
 }
 
 /** The part of the `WebAssembly` global used here (not in this package's type libraries). */
-interface WasmMemory {
+export interface WasmMemory {
   readonly buffer: ArrayBuffer | SharedArrayBuffer;
 }
 interface WasmApi {
@@ -289,13 +465,32 @@ export function hasRelaxedSimd(): boolean {
   return relaxed;
 }
 
+/** What the wasm convolutions run on: see {@link wasmGemmInfo}. */
+export interface WasmGemmInfo {
+  /** Whether the multiply-add is relaxed SIMD's (fused on x86 with FMA). */
+  fused: boolean;
+  /** Threads a large product runs on: 1, or 1 + the helpers of `enableWasmThreads` (Node). */
+  threads: number;
+}
+
+/**
+ * How this package's GEMM (every wasm convolution and its gradients) runs on
+ * `backend` (default: the active one), or null where it does not run there (not
+ * the wasm backend of tfjs-backend-wasm 4.22; the stock kernels then run).
+ */
+export function wasmGemmInfo(backend?: KernelBackend): WasmGemmInfo | null {
+  const gemm = gemmFor(backend ?? activeBackend());
+  return gemm == null ? null : { fused: gemm.fused, threads: gemm.threads };
+}
+
 const cache = new WeakMap<WasmMemory, Gemm>();
 
 /**
  * The GEMM kernel over `backend`'s heap, or null where it cannot run there (a
- * backend without tfjs-backend-wasm 4.22's memory and tensor offsets). On the threaded build it
- * runs on the calling thread, as on the others: results do not depend on the
- * build. `fma` forces the multiply-add variant (tests and benchmarks); by
+ * backend without tfjs-backend-wasm 4.22's memory and tensor offsets). On the
+ * threaded build it splits a product's rows with the helper threads of
+ * {@link setGemmHelpers}, if any; every output is summed the same way on any
+ * thread, so results do not depend on the build or thread count. `fma` forces the multiply-add variant (tests and benchmarks); by
  * default the fused one where the engine has relaxed SIMD.
  */
 export function gemmFor(backend: KernelBackend, options: { fma?: boolean } = {}): Gemm | null {
@@ -307,10 +502,32 @@ export function gemmFor(backend: KernelBackend, options: { fma?: boolean } = {})
   const fused = options.fma ?? hasRelaxedSimd();
   const hit = cache.get(memory);
   if (hit != null && hit.fused === fused) return hit;
-  const instance = new wasmApi.Instance(new wasmApi.Module(gemmModuleBytes(fused, shared)), {
-    env: { memory },
-  });
-  const gemm: Gemm = { fused, run: instance.exports.igemm as IGemm };
+  const bytes = gemmModuleBytes(fused, shared);
+  const { exports } = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } });
+  const igemm = exports.igemm as IGemm;
+  const helpers = shared && helpersFactory != null ? helpersFactory(memory, bytes) : null;
+  const gemm: Gemm = {
+    fused,
+    threads: 1 + (helpers?.count ?? 0),
+    pack: exports.pack as Gemm['pack'],
+    run(call) {
+      const work = call.M * call.N * call.KH * call.KW * call.Kc * (call.reps ?? 1);
+      if (helpers == null || helpers.count === 0 || work < MIN_SPLIT_WORK) {
+        igemm(...gemmArgs(call, 0, call.M));
+        return;
+      }
+      // Rows split in whole tiles: every output is summed the same way on any thread.
+      const parts = helpers.count + 1;
+      const step = Math.ceil(call.M / parts / MAX_ROWS) * MAX_ROWS;
+      const ranges: Array<[number, number]> = [];
+      for (let i = 1; i < parts; i++) {
+        ranges.push([Math.min(call.M, i * step), Math.min(call.M, (i + 1) * step)]);
+      }
+      helpers.start(gemmArgs(call, 0, 0), ranges);
+      igemm(...gemmArgs(call, 0, Math.min(call.M, step)));
+      helpers.wait();
+    },
+  };
   if (options.fma === undefined) cache.set(memory, gemm);
   return gemm;
 }

@@ -1,0 +1,88 @@
+/**
+ * Helper threads for the wasm GEMM on the threaded build (Node): each
+ * `worker_threads` worker instantiates the same module on the same shared memory
+ * and runs the row ranges it is handed, woken through `Atomics` on a small shared
+ * control block (no messages per product).
+ */
+import { Worker } from 'node:worker_threads';
+import {
+  GEMM_ARGS,
+  GEMM_FIRST_ROW_ARG,
+  type GemmHelpers,
+  type GemmHelpersFactory,
+} from './kernels/gemm';
+
+/** Control block: [generation, finished helpers, the product's arguments, a row range per helper]. */
+const GENERATION = 0;
+const FINISHED = 1;
+const ARGS = 2;
+
+/** Runs in each helper: waits for a new generation, runs its rows, reports; a negative generation ends it. */
+const HELPER = `
+const { workerData } = require('node:worker_threads');
+const { bytes, memory, control, index, args } = workerData;
+const igemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.igemm;
+const ctl = new Int32Array(control);
+const call = new Array(args);
+let seen = 0;
+for (;;) {
+  Atomics.wait(ctl, ${GENERATION}, seen);
+  seen = Atomics.load(ctl, ${GENERATION});
+  if (seen < 0) break;
+  const range = ${ARGS} + args + 2 * index;
+  const m0 = ctl[range];
+  const m1 = ctl[range + 1];
+  if (m1 > m0) {
+    for (let i = 0; i < args; i++) call[i] = ctl[${ARGS} + i];
+    call[${GEMM_FIRST_ROW_ARG}] = m0;
+    call[${GEMM_FIRST_ROW_ARG + 1}] = m1;
+    igemm(...call);
+  }
+  Atomics.add(ctl, ${FINISHED}, 1);
+  Atomics.notify(ctl, ${FINISHED});
+}
+`;
+
+/**
+ * A factory of `count` helper threads per GEMM instance, for
+ * `setGemmHelpers`. The workers are `unref`'d: they never keep the process alive.
+ */
+export function nodeGemmHelpers(count: number): GemmHelpersFactory {
+  return (memory, moduleBytes) => {
+    const control = new SharedArrayBuffer((ARGS + GEMM_ARGS + 2 * count) * 4);
+    const ctl = new Int32Array(control);
+    for (let index = 0; index < count; index++) {
+      const worker = new Worker(HELPER, {
+        eval: true,
+        workerData: { bytes: moduleBytes, memory, control, index, args: GEMM_ARGS },
+      });
+      worker.unref();
+    }
+    let started = 0;
+    const helpers: GemmHelpers = {
+      count,
+      start(args, ranges) {
+        ctl.set(args, ARGS);
+        for (let i = 0; i < count; i++) {
+          const [m0, m1] = ranges[i] ?? [0, 0];
+          ctl[ARGS + GEMM_ARGS + 2 * i] = m0;
+          ctl[ARGS + GEMM_ARGS + 2 * i + 1] = m1;
+        }
+        started = count;
+        Atomics.store(ctl, FINISHED, 0);
+        // Generations count up from 1 and wrap below 2³¹ (negative ends the helpers).
+        const next = (Atomics.load(ctl, GENERATION) % 0x3fffffff) + 1;
+        Atomics.store(ctl, GENERATION, next);
+        Atomics.notify(ctl, GENERATION);
+      },
+      wait() {
+        for (;;) {
+          const finished = Atomics.load(ctl, FINISHED);
+          if (finished >= started) return;
+          Atomics.wait(ctl, FINISHED, finished);
+        }
+      },
+    };
+    return helpers;
+  };
+}
