@@ -35,8 +35,9 @@ export interface DataParallelTrainerOptions {
    */
   backend?: 'wasm' | 'cpu' | 'tensorflow' | 'auto' | 'current';
   /**
-   * Threads of each worker's wasm backend (default 1): XNNPACK's convolutions and
-   * matrix products split over them (see `enableWasmThreads`). With fewer workers
+   * Threads of each worker's wasm backend (default 1): convolutions (this
+   * package's GEMM) and XNNPACK's matrix products split over them (see
+   * `enableWasmThreads`). With fewer workers
    * than cores, the per-step work that each replica pays once (tfjs dispatch, the
    * optimizer) is paid fewer times. Weights are the same bits for any thread count;
    * they depend on `workers`. Ignored by other backends and by `workers: 0` (the

@@ -12,12 +12,16 @@ import {
   type GemmHelpersFactory,
 } from './kernels/gemm';
 
-/** Control block: [generation, finished helpers, the product's arguments, a row range per helper]. */
+/**
+ * Control block: [generation, finished helpers, failed helpers, the product's
+ * arguments, a row range per helper].
+ */
 const GENERATION = 0;
 const FINISHED = 1;
-const ARGS = 2;
+const FAILED = 2;
+const ARGS = 3;
 
-/** Runs in each helper: waits for a new generation, runs its rows, reports; a negative generation ends it. */
+/** Runs in each helper: waits for a new generation, runs its rows, reports (failures too). */
 const HELPER = `
 const { workerData } = require('node:worker_threads');
 const { bytes, memory, control, index, args } = workerData;
@@ -28,40 +32,54 @@ let seen = 0;
 for (;;) {
   Atomics.wait(ctl, ${GENERATION}, seen);
   seen = Atomics.load(ctl, ${GENERATION});
-  if (seen < 0) break;
   const range = ${ARGS} + args + 2 * index;
   const m0 = ctl[range];
   const m1 = ctl[range + 1];
-  if (m1 > m0) {
-    for (let i = 0; i < args; i++) call[i] = ctl[${ARGS} + i];
-    call[${GEMM_FIRST_ROW_ARG}] = m0;
-    call[${GEMM_FIRST_ROW_ARG + 1}] = m1;
-    igemm(...call);
+  try {
+    if (m1 > m0) {
+      for (let i = 0; i < args; i++) call[i] = ctl[${ARGS} + i];
+      call[${GEMM_FIRST_ROW_ARG}] = m0;
+      call[${GEMM_FIRST_ROW_ARG + 1}] = m1;
+      igemm(...call);
+    }
+  } catch {
+    Atomics.add(ctl, ${FAILED}, 1);
+  } finally {
+    Atomics.add(ctl, ${FINISHED}, 1);
+    Atomics.notify(ctl, ${FINISHED});
   }
-  Atomics.add(ctl, ${FINISHED}, 1);
-  Atomics.notify(ctl, ${FINISHED});
 }
 `;
 
 /**
  * A factory of `count` helper threads per GEMM instance, for
- * `setGemmHelpers`. The workers are `unref`'d: they never keep the process alive.
+ * `setGemmHelpers`. The workers are `unref`'d: they never keep the process alive,
+ * and live as long as it does (one set per wasm memory and multiply-add variant).
  */
 export function nodeGemmHelpers(count: number): GemmHelpersFactory {
   return (memory, moduleBytes) => {
     const control = new SharedArrayBuffer((ARGS + GEMM_ARGS + 2 * count) * 4);
     const ctl = new Int32Array(control);
+    let alive = count;
     for (let index = 0; index < count; index++) {
       const worker = new Worker(HELPER, {
         eval: true,
         workerData: { bytes: moduleBytes, memory, control, index, args: GEMM_ARGS },
       });
       worker.unref();
+      // A helper that dies (it should not) must not leave the caller waiting for it.
+      worker.on('exit', () => {
+        alive--;
+        Atomics.add(ctl, FAILED, 1);
+        Atomics.add(ctl, FINISHED, 1);
+        Atomics.notify(ctl, FINISHED);
+      });
     }
     let started = 0;
     const helpers: GemmHelpers = {
       count,
       start(args, ranges) {
+        if (alive < count) throw new Error('@ssd/backend: a GEMM helper thread has stopped');
         ctl.set(args, ARGS);
         for (let i = 0; i < count; i++) {
           const [m0, m1] = ranges[i] ?? [0, 0];
@@ -70,7 +88,7 @@ export function nodeGemmHelpers(count: number): GemmHelpersFactory {
         }
         started = count;
         Atomics.store(ctl, FINISHED, 0);
-        // Generations count up from 1 and wrap below 2³¹ (negative ends the helpers).
+        // Generations count up from 1 and wrap below 2³¹.
         const next = (Atomics.load(ctl, GENERATION) % 0x3fffffff) + 1;
         Atomics.store(ctl, GENERATION, next);
         Atomics.notify(ctl, GENERATION);
@@ -78,8 +96,11 @@ export function nodeGemmHelpers(count: number): GemmHelpersFactory {
       wait() {
         for (;;) {
           const finished = Atomics.load(ctl, FINISHED);
-          if (finished >= started) return;
+          if (finished >= started) break;
           Atomics.wait(ctl, FINISHED, finished);
+        }
+        if (Atomics.exchange(ctl, FAILED, 0) > 0) {
+          throw new Error('@ssd/backend: a GEMM helper thread failed; the result is incomplete');
         }
       },
     };

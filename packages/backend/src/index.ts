@@ -10,8 +10,8 @@ export type {
 } from './select-backend-types';
 export { releaseBackwardMemory } from './backward-memory';
 export type { BackwardMemoryRelease } from './backward-memory';
-export { hasRelaxedSimd, wasmGemmInfo } from './kernels/gemm';
-export type { WasmGemmInfo } from './kernels/gemm';
+export { configureWasmGemm, hasRelaxedSimd, wasmGemmInfo } from './kernels/gemm';
+export type { WasmGemmInfo, WasmGemmOptions } from './kernels/gemm';
 export { registerWasmTrainingKernels } from './wasm-kernels';
 export type { WasmTrainingKernels } from './wasm-kernels';
 export { BackendUnavailableError, GpuError, TrainerError } from './errors';

@@ -11,6 +11,7 @@ import {
 import { expectArrayClose, testRng } from '@ssd/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2DBackpropFilterWasm } from './kernels/Conv2DBackpropFilter';
+import { conv2DOnHeap } from './kernels/Conv2D';
 import { gemmFor } from './kernels/gemm';
 import { hasHeapOffsets, type HeapBackend } from './kernels/heap';
 import { registerWasmTrainingKernels } from './wasm-kernels';
@@ -320,6 +321,43 @@ describe('wasm training kernels', () => {
     const actual = await forward();
     expectArrayClose(actual.y, expected.y, relativeTolerance(expected.y));
     expectArrayClose(actual.leaky, expected.leaky, relativeTolerance(expected.leaky));
+  });
+
+  it('runs conv2d on the GEMM, leaves what it does not cover to XNNPACK, and handles no channels', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend();
+    const x = tf.ones([1, 5, 5, 8]);
+    const filter = tf.ones([3, 3, 8, 8]);
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', dilations: 1 } as const;
+    const y = conv2DOnHeap({ x, filter }, backend, attrs as unknown as tf.Conv2DAttrs);
+    expect(y?.shape).toEqual([1, 5, 5, 8]);
+    backend.disposeData(y!.dataId);
+    const nchw = { ...attrs, dataFormat: 'NCHW' } as unknown as tf.Conv2DAttrs;
+    expect(conv2DOnHeap({ x, filter }, backend, nchw)).toBeNull();
+    const leaky = { ...attrs, activation: 'leakyrelu' } as unknown as tf.FusedConv2DAttrs;
+    expect(conv2DOnHeap({ x, filter }, backend, leaky)).toBeNull();
+    // No input channels: the bias (then ReLU) everywhere, and a zero kernel gradient.
+    const empty = tf.zeros([1, 4, 4, 0]);
+    const emptyFilter = tf.zeros([3, 3, 0, 2]);
+    const bias = tf.tensor1d([0.5, -1]);
+    const z = tf.fused.conv2d({
+      x: empty as tf.Tensor4D,
+      filter: emptyFilter as tf.Tensor4D,
+      strides: 1,
+      pad: 'same',
+      bias,
+      activation: 'relu',
+    });
+    expect(Array.from(await z.data())).toEqual(new Array(16).fill([0.5, 0]).flat());
+    const dw = tf
+      .engine()
+      .runKernel(
+        'Conv2DBackpropFilter',
+        { x: empty, dy: z },
+        { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 0, 2] },
+      ) as tf.Tensor;
+    expect(dw.shape).toEqual([3, 3, 0, 2]);
+    tf.dispose([x, filter, empty, emptyFilter, bias, z, dw]);
   });
 
   it.each([2, 1])(

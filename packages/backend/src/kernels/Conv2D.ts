@@ -33,7 +33,7 @@ export function packFilter(scope: KernelScope, gemm: Gemm, filter: TensorInfo): 
   // Views are taken after makeOutput, which may grow (and detach) the heap.
   const src = wasm.typedArrayFromHeap(filter) as Float32Array;
   const dst = wasm.typedArrayFromHeap(packed) as Float32Array;
-  if (CO % PANEL !== 0) dst.fill(0);
+  dst.fill(0);
   // Row by row of the filter (reads in order; a panel at a time they would stride CO values).
   for (let k = 0; k < K; k++) {
     for (let j = 0, from = k * CO; j < P; j++, from += PANEL) {
@@ -127,6 +127,19 @@ function convolve(
   const wasm = scope.backend as unknown as HeapBackend;
   const out = scope.keepOut(wasm.makeOutput([B, Ho, Wo, CO], 'float32'));
   if (B * Ho * Wo * CO === 0) return out;
+  if (KH * KW * C === 0) {
+    // An empty reduction: every output is the bias (then ReLU), or zero.
+    const values = wasm.typedArrayFromHeap(out) as Float32Array;
+    values.fill(0);
+    if (bias != null) {
+      const b = wasm.typedArrayFromHeap(bias) as Float32Array;
+      for (let i = 0; i < values.length; i++) {
+        const v = b[i % CO] as number;
+        values[i] = relu ? Math.max(0, v) : v;
+      }
+    }
+    return out;
+  }
 
   // Zero padding as the convolution's; never less than every window needs.
   const top = padInfo.top;

@@ -258,8 +258,8 @@ function toNhwc(scope: KernelScope, t: TensorInfo, dataFormat: string): TensorIn
  * X_rᵀ[ci, offset … offset + L), and
  *   dW `[KH·KW·C, Cout]` = im2colᵀ `[KH·KW·C, L]` · dyGrid `[L, Cout]`,
  * already in the filter's `[KH, KW, C, Cout]` order: one product whose left
- * operand has KH·KW·C rows keeps XNNPACK's GEMM tiles full even for 3–16
- * channels, where `[Cout, L] · [L, C]` per tap leaves most of each tile empty.
+ * operand has KH·KW·C rows keeps the GEMM's tiles full even for 3–16
+ * channels, where `[Cout, L] · [L, C]` per tap would leave most of each tile empty.
  * Summation runs over (b,u,v) in one pass per output, so a result depends only
  * on the inputs (deterministic).
  */
@@ -300,6 +300,13 @@ export function conv2DBackpropFilterWasm(
     const { outHeight: Ho, outWidth: Wo, filterHeight: KH, filterWidth: KW } = info;
     const { strideHeight: sh, strideWidth: sw } = info;
 
+    if (B * Ho * Wo * C * CO === 0) {
+      // Nothing to sum (or nothing to sum into): a zero gradient.
+      const wasm = backend as unknown as HeapBackend;
+      const dw = scope.keepOut(wasm.makeOutput([KH, KW, C, CO], 'float32'));
+      (wasm.typedArrayFromHeap(dw) as Float32Array).fill(0);
+      return scope.finish(dw);
+    }
     const gemm = useGemm ? gemmFor(backend) : null;
     if (sh === 1 && sw === 1 && route === 'auto' && gemm != null) {
       return scope.finish(filterGradGemm(scope, gemm, x, dy, info));

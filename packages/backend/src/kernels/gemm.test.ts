@@ -2,35 +2,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { testRng } from '@ssd/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCUMULATE, BIAS, gemmFor, gemmModuleBytes, hasRelaxedSimd, RELU } from './gemm';
+import {
+  ACCUMULATE,
+  BIAS,
+  configureWasmGemm,
+  gemmFor,
+  gemmModuleBytes,
+  hasRelaxedSimd,
+  RELU,
+  type GemmCall,
+} from './gemm';
 import { heapOffset, type HeapBackend } from './heap';
 
-/** One call's parameters, in floats (the test turns them into bytes). */
-interface Call {
-  a: number;
-  S: number;
-  Wm: number;
-  R: number;
-  Ks: number;
-  KH: number;
-  KW: number;
-  TH: number;
-  TW: number;
-  Kc: number;
-  bp: number;
-  Bs: number;
-  PS: number;
-  c: number;
-  ldc: number;
-  M: number;
-  N: number;
-  bias: number;
-  flags: number;
-  reps?: number;
-  aRep?: number;
-  bRep?: number;
-  cRep?: number;
-}
+/** One call's parameters, with pointers and strides in floats (the test turns them into bytes). */
+type Call = GemmCall;
 
 /**
  * The module comment's formula, in float64, over a copy of `arena` (offsets in
@@ -78,6 +63,7 @@ function product(arena: Float32Array, p: Call): Float64Array {
 }
 
 const F = Float32Array.BYTES_PER_ELEMENT;
+const ARENA = 3000;
 const engine = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } })
   .WebAssembly;
 
@@ -157,6 +143,30 @@ const calls: Array<[string, Call]> = [
     },
   ],
   [
+    'more rows than a block (300, blocks of 256), a reduction of 2',
+    {
+      a: 0,
+      S: 1,
+      Wm: 300,
+      R: 0,
+      Ks: 1,
+      KH: 1,
+      KW: 1,
+      TH: 0,
+      TW: 0,
+      Kc: 2,
+      bp: 400,
+      Bs: 8,
+      PS: 16,
+      c: 500,
+      ldc: 8,
+      M: 300,
+      N: 8,
+      bias: 0,
+      flags: RELU,
+    },
+  ],
+  [
     'three repetitions, moving A, B and C on (C accumulated in place by the second)',
     {
       a: 0,
@@ -198,8 +208,9 @@ describe('the strided implicit GEMM', () => {
 
   it('emits a module the engine validates, with and without relaxed SIMD', () => {
     expect(engine.validate(gemmModuleBytes(false))).toBe(true);
-    // Node 20 gets relaxed SIMD from its flag (hasRelaxedSimd turns it on); browsers and Node 22 ship it.
-    expect(hasRelaxedSimd()).toBe(true);
+    // Node ≥ 20.16 gets relaxed SIMD from its flag (hasRelaxedSimd turns it on); Node 22 ships it.
+    const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+    expect(hasRelaxedSimd()).toBe(major > 20 || (major === 20 && minor >= 16));
     expect(engine.validate(gemmModuleBytes(true))).toBe(true);
     expect(engine.validate(gemmModuleBytes(true, true))).toBe(true);
   });
@@ -226,13 +237,50 @@ describe('the strided implicit GEMM', () => {
     tf.dispose([src, dst]);
   });
 
+  it('skips an empty product, refuses an empty reduction, and can be switched off', () => {
+    const backend = tf.backend();
+    const gemm = gemmFor(backend)!;
+    const call = {
+      a: 0,
+      S: 4,
+      Wm: 1,
+      R: 0,
+      Ks: 4,
+      KH: 1,
+      KW: 1,
+      TH: 0,
+      TW: 0,
+      Kc: 1,
+      bp: 0,
+      Bs: 32,
+      PS: 32,
+      c: 0,
+      ldc: 32,
+      M: 0,
+      N: 8,
+      bias: 0,
+      flags: 0,
+    };
+    expect(() => gemm.run(call)).not.toThrow();
+    expect(() => gemm.run({ ...call, M: 4, Kc: 0 })).toThrow(RangeError);
+    expect(configureWasmGemm({ enabled: false })).toEqual({
+      enabled: false,
+      fusedMultiplyAdd: true,
+    });
+    expect(gemmFor(backend)).toBeNull();
+    configureWasmGemm({ enabled: true, fusedMultiplyAdd: false });
+    expect(gemmFor(backend)?.fused).toBe(false);
+    configureWasmGemm({ fusedMultiplyAdd: true });
+    expect(gemmFor(backend)).toBe(gemm);
+  });
+
   for (const fma of [false, true]) {
     it.each(calls)(`${fma ? 'fused' : 'multiply + add'}: %s`, (_name, call) => {
       const backend = tf.backend();
       const gemm = gemmFor(backend, { fma })!;
       expect(gemm.fused).toBe(fma);
       const rng = testRng(5);
-      const arena = tf.tensor1d(Float32Array.from({ length: 3000 }, () => rng() * 2 - 1));
+      const arena = tf.tensor1d(Float32Array.from({ length: ARENA }, () => rng() * 2 - 1));
       const values = (backend as unknown as HeapBackend).typedArrayFromHeap(arena) as Float32Array;
       const before = Float32Array.from(values);
       const expected = reference(before, call);

@@ -430,7 +430,8 @@ interface WasmApi {
   ) => { exports: Record<string, unknown> };
   validate(bytes: Uint8Array): boolean;
 }
-const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+/** Absent where an engine has no WebAssembly (e.g. Safari's Lockdown Mode). */
+const wasmApi = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly as WasmApi;
 
 /**
  * tfjs-backend-wasm 4.22's Emscripten module: the heap's `WebAssembly.Memory` is
@@ -441,28 +442,68 @@ interface WasmModuleBackend {
 }
 
 let relaxed: boolean | undefined;
+let simd: boolean | undefined;
 
 /** Node ≥ 20.16's synchronous access to its built-in modules (absent in browsers). */
 interface NodeProcess {
   getBuiltinModule?: (id: 'node:v8') => { setFlagsFromString(flags: string): void } | undefined;
 }
 
+/** What {@link configureWasmGemm} sets. */
+export interface WasmGemmOptions {
+  /**
+   * Run wasm convolutions and their gradients on this package's GEMM (default
+   * true); false leaves them to XNNPACK (the stock `Conv2D`/`FusedConv2D` and
+   * XNNPACK products in the gradients), as before this GEMM.
+   */
+  enabled?: boolean;
+  /**
+   * Use relaxed SIMD's multiply-add where the engine has it (default true; in
+   * Node 20 this turns on V8's `--experimental-wasm-relaxed-simd`). false keeps
+   * a multiply and an add: slower, and the same bits on every machine.
+   */
+  fusedMultiplyAdd?: boolean;
+}
+
+const settings: Required<WasmGemmOptions> = { enabled: true, fusedMultiplyAdd: true };
+
+/**
+ * Sets how wasm convolutions run, for every kernel call from now on (kernels
+ * look the GEMM up per call). Returns the settings in force.
+ */
+export function configureWasmGemm(options: WasmGemmOptions): Required<WasmGemmOptions> {
+  if (options.enabled !== undefined) settings.enabled = options.enabled;
+  if (options.fusedMultiplyAdd !== undefined) settings.fusedMultiplyAdd = options.fusedMultiplyAdd;
+  return { ...settings };
+}
+
 /**
  * Whether this engine runs relaxed-SIMD code. Browsers ship it (Chrome 114+)
  * and so does Node 22; Node 20's V8 has it behind `--experimental-wasm-relaxed-simd`,
  * which is turned on here (once, before any relaxed module is compiled) when
- * validation fails and Node's `v8` module is at hand.
+ * validation fails and Node's `v8` module is at hand (Node ≥ 20.16).
  */
 export function hasRelaxedSimd(): boolean {
   if (relaxed !== undefined) return relaxed;
+  if (wasmApi == null) return (relaxed = false);
   const bytes = gemmModuleBytes(true);
   relaxed = wasmApi.validate(bytes);
   if (!relaxed) {
-    const node = (globalThis as unknown as { process?: NodeProcess }).process;
-    node?.getBuiltinModule?.('node:v8')?.setFlagsFromString('--experimental-wasm-relaxed-simd');
-    relaxed = wasmApi.validate(bytes);
+    try {
+      const node = (globalThis as unknown as { process?: NodeProcess }).process;
+      node?.getBuiltinModule?.('node:v8')?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+      relaxed = wasmApi.validate(bytes);
+    } catch {
+      relaxed = false;
+    }
   }
   return relaxed;
+}
+
+/** Whether this engine has 128-bit wasm SIMD at all (tfjs then runs its non-SIMD build). */
+function hasSimd(): boolean {
+  simd ??= wasmApi != null && wasmApi.validate(gemmModuleBytes(false));
+  return simd;
 }
 
 /** What the wasm convolutions run on: see {@link wasmGemmInfo}. */
@@ -475,42 +516,64 @@ export interface WasmGemmInfo {
 
 /**
  * How this package's GEMM (every wasm convolution and its gradients) runs on
- * `backend` (default: the active one), or null where it does not run there (not
- * the wasm backend of tfjs-backend-wasm 4.22; the stock kernels then run).
+ * `backend` (default: the active one, `tf.backend()`, which initialises it), or
+ * null where it does not run there: not tfjs-backend-wasm 4.22's wasm backend, an
+ * engine without wasm SIMD, or `configureWasmGemm({ enabled: false })`. The stock
+ * kernels then run.
  */
 export function wasmGemmInfo(backend?: KernelBackend): WasmGemmInfo | null {
   const gemm = gemmFor(backend ?? activeBackend());
   return gemm == null ? null : { fused: gemm.fused, threads: gemm.threads };
 }
 
-const cache = new WeakMap<WasmMemory, Gemm>();
+/** Per memory, per variant (fused or not). */
+const cache = new WeakMap<WasmMemory, Map<boolean, Gemm>>();
 
 /**
- * The GEMM kernel over `backend`'s heap, or null where it cannot run there (a
- * backend without tfjs-backend-wasm 4.22's memory and tensor offsets). On the
- * threaded build it splits a product's rows with the helper threads of
- * {@link setGemmHelpers}, if any; every output is summed the same way on any
- * thread, so results do not depend on the build or thread count. `fma` forces the multiply-add variant (tests and benchmarks); by
- * default the fused one where the engine has relaxed SIMD.
+ * The GEMM kernel over `backend`'s heap, or null where it cannot or should not run
+ * there (see {@link wasmGemmInfo}). On the threaded build it splits a product's
+ * rows with the helper threads of {@link setGemmHelpers}, if any; every output is
+ * summed the same way on any thread, so results do not depend on the build or
+ * thread count. `fma` forces the multiply-add variant (tests and benchmarks); by
+ * default the fused one where the engine has relaxed SIMD and the settings allow.
  */
 export function gemmFor(backend: KernelBackend, options: { fma?: boolean } = {}): Gemm | null {
+  if (!settings.enabled && options.fma === undefined) return null;
   const module = (backend as unknown as WasmModuleBackend).wasm;
   const memory = module?.asm?.memory ?? module?.wasmMemory;
-  if (!(memory instanceof wasmApi.Memory) || !hasHeapOffsets(backend)) return null;
+  if (wasmApi == null || !(memory instanceof wasmApi.Memory) || !hasHeapOffsets(backend)) {
+    return null;
+  }
+  if (!hasSimd()) return null;
   const shared =
     typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-  const fused = options.fma ?? hasRelaxedSimd();
-  const hit = cache.get(memory);
-  if (hit != null && hit.fused === fused) return hit;
+  const fused = options.fma ?? (settings.fusedMultiplyAdd && hasRelaxedSimd());
+  let variants = cache.get(memory);
+  if (variants == null) cache.set(memory, (variants = new Map()));
+  const hit = variants.get(fused);
+  if (hit != null) return hit;
+  const gemm = instantiate(memory, fused, shared);
+  variants.set(fused, gemm);
+  return gemm;
+}
+
+function instantiate(memory: WasmMemory, fused: boolean, shared: boolean): Gemm {
   const bytes = gemmModuleBytes(fused, shared);
   const { exports } = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } });
   const igemm = exports.igemm as IGemm;
+  const pack = exports.pack as Gemm['pack'];
   const helpers = shared && helpersFactory != null ? helpersFactory(memory, bytes) : null;
-  const gemm: Gemm = {
+  return {
     fused,
     threads: 1 + (helpers?.count ?? 0),
-    pack: exports.pack as Gemm['pack'],
+    pack(src, dst, K, P) {
+      if (K > 0 && P > 0) pack(src, dst, K, P);
+    },
     run(call) {
+      if (call.M <= 0 || call.N <= 0) return;
+      if (call.KH < 1 || call.KW < 1 || call.Kc < 1 || (call.reps ?? 1) < 1) {
+        throw new RangeError('@ssd/backend: a GEMM with an empty reduction or no repetitions');
+      }
       const work = call.M * call.N * call.KH * call.KW * call.Kc * (call.reps ?? 1);
       if (helpers == null || helpers.count === 0 || work < MIN_SPLIT_WORK) {
         igemm(...gemmArgs(call, 0, call.M));
@@ -524,10 +587,12 @@ export function gemmFor(backend: KernelBackend, options: { fma?: boolean } = {})
         ranges.push([Math.min(call.M, i * step), Math.min(call.M, (i + 1) * step)]);
       }
       helpers.start(gemmArgs(call, 0, 0), ranges);
-      igemm(...gemmArgs(call, 0, Math.min(call.M, step)));
-      helpers.wait();
+      try {
+        igemm(...gemmArgs(call, 0, Math.min(call.M, step)));
+      } finally {
+        // Never hand the heap back while a helper may still write to it.
+        helpers.wait();
+      }
     },
   };
-  if (options.fma === undefined) cache.set(memory, gemm);
-  return gemm;
 }
