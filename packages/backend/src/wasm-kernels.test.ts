@@ -641,6 +641,7 @@ describe('wasm training kernels', () => {
 
   it.each([
     ['2×2 stride 2 valid', 2, 2, 'valid' as const, [2, 8, 6, 5]],
+    ['2×2 stride 2 valid, 8 channels (wasm SIMD)', 2, 2, 'valid' as const, [2, 8, 6, 8]],
     ['2×2 stride 2 same, odd size (ceil mode)', 2, 2, 'same' as const, [2, 7, 9, 3]],
     ['3×3 stride 1 same (overlapping windows, SSD pool5)', 3, 1, 'same' as const, [2, 6, 6, 4]],
     ['3×3 stride 2 valid', 3, 2, 'valid' as const, [1, 9, 7, 2]],

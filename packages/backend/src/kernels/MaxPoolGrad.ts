@@ -1,13 +1,16 @@
 import { backend_util, type MaxPoolGradAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 
-import type { HeapBackend, KernelArgs } from './heap';
+import { gemmFor } from './gemm';
+import { heapOffset, type HeapBackend, type KernelArgs } from './heap';
 
 /**
  * `MaxPoolGrad` (NHWC, dilation 1) on the wasm heap: for every pooling window
  * the first maximum in row-major order gets the output gradient (summed where
  * windows overlap), the rule of tfjs' cpu backend. The stock wasm kernel is the
- * largest single cost of an SSD training step at small widths. Returns null for
- * what it does not handle (non-float32), so the caller uses the stock kernel.
+ * largest single cost of an SSD training step at small widths. 2×2 windows at
+ * stride 2 tiling the input (VGG's pools) run in wasm SIMD where the channels
+ * are a multiple of 4, else in an unrolled loop. Returns null for what it does
+ * not handle (non-float32), so the caller uses the stock kernel.
  */
 export function maxPoolGradOnHeap(args: KernelArgs): TensorInfo | null {
   const { backend } = args;
@@ -29,16 +32,28 @@ export function maxPoolGradOnHeap(args: KernelArgs): TensorInfo | null {
   const { top: padTop, left: padLeft } = info.padInfo;
   const heap = backend as unknown as HeapBackend;
   const out = heap.makeOutput(x.shape.slice(), 'float32');
+  const tiles2x2 = KH === 2 && KW === 2 && sh === 2 && sw === 2 && padTop === 0 && padLeft === 0;
+  if (tiles2x2 && H === 2 * Ho && W === 2 * Wo && C % 4 === 0) {
+    // Four channels at a time in wasm SIMD (every dx value written).
+    const gemm = gemmFor(backend);
+    if (gemm != null) {
+      const [xAt, dyAt, dxAt] = [x, dy, out].map((t) => heapOffset(backend, t)) as [
+        number,
+        number,
+        number,
+      ];
+      gemm.maxPoolGrad2x2(xAt, dyAt, dxAt, B * Ho, Wo, C / 4);
+      return out;
+    }
+  }
   const xs = heap.typedArrayFromHeap(x) as Float32Array;
   const dys = heap.typedArrayFromHeap(dy) as Float32Array;
   const dx = heap.typedArrayFromHeap(out) as Float32Array;
   dx.fill(0);
   const rowStride = W * C;
-  if (KH === 2 && KW === 2 && sh === 2 && sw === 2 && padTop === 0 && padLeft === 0) {
-    if (H === 2 * Ho && W === 2 * Wo) {
-      grad2x2(xs, dys, dx, B * Ho, Wo, C);
-      return out;
-    }
+  if (tiles2x2 && H === 2 * Ho && W === 2 * Wo) {
+    grad2x2(xs, dys, dx, B * Ho, Wo, C);
+    return out;
   }
   for (let b = 0; b < B; b++) {
     for (let oy = 0; oy < Ho; oy++) {

@@ -259,9 +259,80 @@ export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
     [
       { name: 'igemm', body: f },
       { name: 'pack', body: packBody() },
+      { name: 'maxPoolGrad2x2', body: maxPoolGrad2x2Body() },
     ],
     { shared },
   );
+}
+
+/**
+ * `maxPoolGrad2x2(x, dy, dx, rows, Wo, C4)`: the max-pool gradient of 2×2 windows
+ * at stride 2 tiling an NHWC input exactly (rows = batch × output rows, Wo
+ * output columns, C = 4·C4 channels), four channels at a time. In each window
+ * the first value (row-major) strictly larger than all before it, starting from
+ * −∞, gets dy, the others 0 (NaN never wins; all −∞ gives nothing): tfjs' cpu rule.
+ * Every dx value is written (the windows tile the input).
+ */
+function maxPoolGrad2x2Body(): FuncBuilder {
+  const f = new FuncBuilder(['x', 'dy', 'dx', 'rows', 'Wo', 'C4']);
+  for (const l of ['q', 'd', 'col', 'row', 'r', 'w', 'k']) f.local(l, 0x7f);
+  for (const l of ['v0', 'v1', 'v2', 'v3', 'best', 'g0', 'g1', 'g2', 'g3', 'dyv']) {
+    f.local(l, V128);
+  }
+  const address = (k: number, base: 'q' | 'd') => {
+    f.get(base);
+    if (k === 1 || k === 3) f.get('col').add();
+    if (k >= 2) f.get('row').add();
+  };
+  f.get('C4').i32(16).mul().set('col');
+  f.get('Wo').get('col').mul().i32(2).mul().set('row');
+  f.get('x').set('q');
+  f.get('dx').set('d');
+  f.get('rows').set('r');
+  f.block().loop();
+  f.get('r').eqz().brIf(1);
+  f.get('Wo').set('w');
+  f.block().loop();
+  f.get('w').eqz().brIf(1);
+  f.get('C4').set('k');
+  f.block().loop();
+  f.get('k').eqz().brIf(1);
+  for (let i = 0; i < 4; i++) {
+    address(i, 'q');
+    f.v128Load(0).set(`v${i}`);
+  }
+  f.f32x4Const(-Infinity).set('best');
+  for (let i = 0; i < 4; i++) {
+    f.get(`v${i}`).get('best').f32x4Gt().set(`g${i}`);
+    if (i < 3) f.get(`v${i}`).get('best').get(`g${i}`).v128Bitselect().set('best');
+  }
+  f.get('dy').v128Load(0).set('dyv');
+  // Window value i wins where g_i holds and no later g does.
+  for (let i = 0; i < 4; i++) {
+    address(i, 'd');
+    f.get(`g${i}`);
+    for (let later = i + 1; later < 4; later++) f.get(`g${later}`).v128AndNot();
+    f.get('dyv').v128And().v128Store(0);
+  }
+  f.get('q').i32(16).add().set('q');
+  f.get('d').i32(16).add().set('d');
+  f.get('dy').i32(16).add().set('dy');
+  f.get('k').i32(1).sub().set('k');
+  f.br(0);
+  f.end().end();
+  // The window's second column.
+  f.get('q').get('col').add().set('q');
+  f.get('d').get('col').add().set('d');
+  f.get('w').i32(1).sub().set('w');
+  f.br(0);
+  f.end().end();
+  // Past the windows' second input row (`row` bytes: one input row).
+  f.get('q').get('row').add().set('q');
+  f.get('d').get('row').add().set('d');
+  f.get('r').i32(1).sub().set('r');
+  f.br(0);
+  f.end().end();
+  return f;
 }
 
 /**
@@ -413,8 +484,13 @@ export interface Gemm {
   /** Threads a product runs on (1 + helpers). */
   readonly threads: number;
   run(call: GemmCall): void;
-  /** Packs the row-major `[K, 8P]` matrix at byte `src` into panels `[P][K][8]` at `dst` (K, P ≥ 1). */
+  /** Packs the row-major `[K, 8P]` matrix at byte `src` into panels `[P][K][8]` at `dst`. */
   pack(src: number, dst: number, K: number, P: number): void;
+  /**
+   * The max-pool gradient of 2×2 windows at stride 2 that tile an NHWC input with
+   * a multiple of 4 channels (`C4` = channels / 4), from byte offsets x, dy, dx.
+   */
+  maxPoolGrad2x2(x: number, dy: number, dx: number, rows: number, Wo: number, C4: number): void;
 }
 
 /** The part of the `WebAssembly` global used here (not in this package's type libraries). */
@@ -569,6 +645,7 @@ function instantiate(memory: WasmMemory, fused: boolean, shared: boolean): Gemm 
     pack(src, dst, K, P) {
       if (K > 0 && P > 0) pack(src, dst, K, P);
     },
+    maxPoolGrad2x2: exports.maxPoolGrad2x2 as Gemm['maxPoolGrad2x2'],
     run(call) {
       if (call.M <= 0 || call.N <= 0) return;
       if (call.KH < 1 || call.KW < 1 || call.Kc < 1 || (call.reps ?? 1) < 1) {

@@ -195,6 +195,33 @@ export class FuncBuilder {
     return this;
   }
 
+  /** A 128-bit constant of four equal f32 lanes. */
+  f32x4Const(value: number): this {
+    this.simd(0x0c);
+    const bytes = new Uint8Array(new Float32Array([value]).buffer);
+    for (let i = 0; i < 4; i++) this.code.push(...bytes);
+    return this;
+  }
+
+  /** Lane-wise `a > b` (false where either is NaN): all-ones or zero lanes. */
+  f32x4Gt(): this {
+    return this.simd(0x44);
+  }
+
+  /** `(a & mask) | (b & ~mask)` with operands pushed a, b, mask. */
+  v128Bitselect(): this {
+    return this.simd(0x52);
+  }
+
+  v128And(): this {
+    return this.simd(0x4e);
+  }
+
+  /** `a & ~b` with operands pushed a, b. */
+  v128AndNot(): this {
+    return this.simd(0x4f);
+  }
+
   f32x4ExtractLane(lane: number): this {
     return this.simd(0x1f).op(lane);
   }
