@@ -20,7 +20,7 @@ const MAX_UNPACKED = 64;
  * `[KH, KW, C, CO]` filter values → the GEMM's packed right operand
  * `[⌈CO/8⌉][KH·KW·C][8]` (zero-filled past CO).
  */
-export function packFilter(scope: KernelScope, gemm: Gemm, filter: TensorInfo): TensorInfo {
+function packFilter(scope: KernelScope, gemm: Gemm, filter: TensorInfo): TensorInfo {
   const [KH, KW, C, CO] = filter.shape as [number, number, number, number];
   const K = KH * KW * C;
   const P = Math.ceil(CO / PANEL);
