@@ -67,7 +67,8 @@ export function nodeGemmHelpers(count: number): GemmHelpersFactory {
         workerData: { bytes: moduleBytes, memory, control, index, args: GEMM_ARGS },
       });
       worker.unref();
-      // A helper that dies (it should not) must not leave the caller waiting for it.
+      // A helper that dies (it should not) fails the next product at its start; a
+      // caller already waiting for it is blocked and cannot be told.
       worker.on('exit', () => {
         alive--;
         Atomics.add(ctl, FAILED, 1);

@@ -10,40 +10,10 @@ import {
 import { BIAS, gemmFor, RELU, type Gemm } from './gemm';
 import { heapOffset, type HeapBackend } from './heap';
 import { KernelScope } from './kernel-scope';
+import { packPanels, PANEL } from './panels';
 
-/** Floats per panel of the packed right operand. */
-const PANEL = 8;
 /** Wider filters are packed. */
 const MAX_UNPACKED = 64;
-
-/**
- * `[KH, KW, C, CO]` filter values → the GEMM's packed right operand
- * `[⌈CO/8⌉][KH·KW·C][8]` (zero-filled past CO).
- */
-function packFilter(scope: KernelScope, gemm: Gemm, filter: TensorInfo): TensorInfo {
-  const [KH, KW, C, CO] = filter.shape as [number, number, number, number];
-  const K = KH * KW * C;
-  const P = Math.ceil(CO / PANEL);
-  const wasm = scope.backend as unknown as HeapBackend;
-  const packed = scope.keepOut(wasm.makeOutput([P * K * PANEL], 'float32'));
-  if (CO % PANEL === 0) {
-    gemm.pack(heapOffset(scope.backend, filter), heapOffset(scope.backend, packed), K, P);
-    return packed;
-  }
-  // Views are taken after makeOutput, which may grow (and detach) the heap.
-  const src = wasm.typedArrayFromHeap(filter) as Float32Array;
-  const dst = wasm.typedArrayFromHeap(packed) as Float32Array;
-  dst.fill(0);
-  // Row by row of the filter (reads in order; a panel at a time they would stride CO values).
-  for (let k = 0; k < K; k++) {
-    for (let j = 0, from = k * CO; j < P; j++, from += PANEL) {
-      const width = Math.min(PANEL, CO - j * PANEL);
-      const to = (j * K + k) * PANEL;
-      for (let l = 0; l < width; l++) dst[to + l] = src[from + l] as number;
-    }
-  }
-  return packed;
-}
 
 /** A `[CO]` bias padded with zeros to whole panels. */
 function padBias(scope: KernelScope, bias: TensorInfo, CO: number): TensorInfo {
@@ -167,7 +137,10 @@ function convolve(
   // The filter as it is ([K, CO] row-major) where CO fills whole panels and its rows
   // are short; else packed, one panel's K·8 values contiguous (a panel of a wide
   // filter read in place touches a page every few reduction steps).
-  const packed = CO % PANEL === 0 && CO <= MAX_UNPACKED ? filter : packFilter(scope, gemm, filter);
+  const packed =
+    CO % PANEL === 0 && CO <= MAX_UNPACKED
+      ? filter
+      : packPanels(scope, gemm, filter, KH * KW * C, CO);
   const biasPadded = bias != null ? padBias(scope, bias, CO) : null;
 
   // Offsets after every allocation (they do not move when the heap grows).

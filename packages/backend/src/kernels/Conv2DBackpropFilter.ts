@@ -10,6 +10,7 @@ import {
 import { ACCUMULATE, gemmFor, type Gemm } from './gemm';
 import { heapOffset, type HeapBackend } from './heap';
 import { KernelScope } from './kernel-scope';
+import { packPanels, PANEL } from './panels';
 
 type Conv2DInfo = backend_util.Conv2DInfo;
 
@@ -99,29 +100,17 @@ function gemmProducts(
 ): void {
   const { M, Wm, R, S, Ks } = left;
   const CO = dyRows.shape[1] as number;
-  const P = Math.ceil(CO / 8);
+  const P = Math.ceil(CO / PANEL);
   const F = Float32Array.BYTES_PER_ELEMENT;
   const wasm = scope.backend as unknown as HeapBackend;
-  let b = dyRows;
-  // Panel j at b + j·PS, each reduction step Bs bytes on.
-  let Bs = CO * F;
-  let PS = 8 * F;
-  if (CO % 8 !== 0) {
-    b = scope.keepOut(wasm.makeOutput([P * L * 8], 'float32'));
-    const src = wasm.typedArrayFromHeap(dyRows) as Float32Array;
-    const dst = wasm.typedArrayFromHeap(b) as Float32Array;
-    dst.fill(0);
-    for (let j = 0; j < P; j++) {
-      const width = Math.min(8, CO - j * 8);
-      for (let l = 0, to = j * L * 8, from = j * 8; l < L; l++, to += 8, from += CO) {
-        for (let c = 0; c < width; c++) dst[to + c] = src[from + c] as number;
-      }
-    }
-    Bs = 8 * F;
-    PS = L * 8 * F;
-  }
+  // dy as it is where Cout fills whole panels (panel j at b + j·PS, each reduction
+  // step Bs bytes on), else packed.
+  const whole8 = CO % PANEL === 0;
+  const b = whole8 ? dyRows : packPanels(scope, gemm, dyRows, L, CO);
+  const Bs = whole8 ? CO * F : PANEL * F;
+  const PS = whole8 ? PANEL * F : L * PANEL * F;
   // Whole panels are accumulated: a Cout that is not a multiple of 8 goes through a padded copy.
-  const ldc = P * 8;
+  const ldc = P * PANEL;
   const acc = ldc === CO ? out : scope.keepOut(wasm.makeOutput([M * ldc], 'float32'));
   (wasm.typedArrayFromHeap(acc) as Float32Array).fill(0);
 

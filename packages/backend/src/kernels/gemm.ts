@@ -32,7 +32,7 @@
 import { backend as activeBackend, type KernelBackend } from '@tensorflow/tfjs-core';
 
 import { hasHeapOffsets } from './heap';
-import { emitModule, FuncBuilder, V128 } from './wasm-emit';
+import { emitModule, FuncBuilder, I32, V128 } from './wasm-emit';
 
 /** `flags` bits of {@link GemmCall}. */
 export const RELU = 1;
@@ -212,9 +212,9 @@ export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
     'w',
   ];
   for (const l of scalars) {
-    f.local(l, 0x7f);
+    f.local(l, I32);
   }
-  for (let r = 0; r < MAX_ROWS; r++) f.local(`p${r}`, 0x7f).local(`q${r}`, 0x7f);
+  for (let r = 0; r < MAX_ROWS; r++) f.local(`p${r}`, I32).local(`q${r}`, I32);
   for (const l of ['av', 'b0', 'b1']) f.local(l, V128);
   for (let r = 0; r < MAX_ROWS; r++) for (let h = 0; h < 2; h++) f.local(acc(r, h), V128);
 
@@ -275,7 +275,7 @@ export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
  */
 function maxPoolGrad2x2Body(): FuncBuilder {
   const f = new FuncBuilder(['x', 'dy', 'dx', 'rows', 'Wo', 'C4']);
-  for (const l of ['q', 'd', 'col', 'row', 'r', 'w', 'k']) f.local(l, 0x7f);
+  for (const l of ['q', 'd', 'col', 'row', 'r', 'w', 'k']) f.local(l, I32);
   for (const l of ['v0', 'v1', 'v2', 'v3', 'best', 'g0', 'g1', 'g2', 'g3', 'dyv']) {
     f.local(l, V128);
   }
@@ -342,7 +342,7 @@ function maxPoolGrad2x2Body(): FuncBuilder {
  */
 function packBody(): FuncBuilder {
   const f = new FuncBuilder(['src', 'dst', 'K', 'P']);
-  for (const l of ['kb', 'kn', 'k', 'j', 'ps', 'pd', 'row']) f.local(l, 0x7f);
+  for (const l of ['kb', 'kn', 'k', 'j', 'ps', 'pd', 'row']) f.local(l, I32);
   f.get('P').i32(32).mul().set('row');
   f.i32(0).set('kb');
   f.loop();

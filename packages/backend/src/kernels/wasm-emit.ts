@@ -169,10 +169,6 @@ export class FuncBuilder {
     return this.op(0x0d, depth);
   }
 
-  f32Load(offset = 0): this {
-    return this.op(0x2a).memarg(2, offset);
-  }
-
   f32Store(offset = 0): this {
     return this.op(0x38).memarg(2, offset);
   }
