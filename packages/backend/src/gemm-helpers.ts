@@ -1,31 +1,33 @@
 /**
  * Helper threads for the wasm GEMM on the threaded build (Node): each
  * `worker_threads` worker instantiates the same module on the same shared memory
- * and runs the row ranges it is handed, woken through `Atomics` on a small shared
- * control block (no messages per product).
+ * and runs the row ranges it is handed of its products (and Winograd transforms),
+ * woken through `Atomics` on a small shared control block (no messages per call).
  */
 import { Worker } from 'node:worker_threads';
 import {
   GEMM_ARGS,
-  GEMM_FIRST_ROW_ARG,
+  HELPER_FUNCTIONS,
   type GemmHelpers,
   type GemmHelpersFactory,
 } from './kernels/gemm';
 
 /**
- * Control block: [generation, finished helpers, failed helpers, the product's
- * arguments, a row range per helper].
+ * Control block: [generation, finished helpers, failed helpers, the function (an
+ * index of HELPER_FUNCTIONS), its arguments, a row range per helper].
  */
 const GENERATION = 0;
 const FINISHED = 1;
 const FAILED = 2;
-const ARGS = 3;
+const FUNCTION = 3;
+const ARGS = 4;
 
 /** Runs in each helper: waits for a new generation, runs its rows, reports (failures too). */
 const HELPER = `
 const { workerData } = require('node:worker_threads');
-const { bytes, memory, control, index, args } = workerData;
-const igemm = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports.igemm;
+const { bytes, memory, control, index, args, functions } = workerData;
+const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+const run = functions.map(({ name }) => exports[name]);
 const ctl = new Int32Array(control);
 const call = new Array(args);
 let seen = 0;
@@ -37,10 +39,12 @@ for (;;) {
   const m1 = ctl[range + 1];
   try {
     if (m1 > m0) {
+      const fn = ctl[${FUNCTION}];
+      const first = functions[fn].firstRow;
       for (let i = 0; i < args; i++) call[i] = ctl[${ARGS} + i];
-      call[${GEMM_FIRST_ROW_ARG}] = m0;
-      call[${GEMM_FIRST_ROW_ARG + 1}] = m1;
-      igemm(...call);
+      call[first] = m0;
+      call[first + 1] = m1;
+      run[fn](...call);
     }
   } catch {
     Atomics.add(ctl, ${FAILED}, 1);
@@ -64,7 +68,14 @@ export function nodeGemmHelpers(count: number): GemmHelpersFactory {
     for (let index = 0; index < count; index++) {
       const worker = new Worker(HELPER, {
         eval: true,
-        workerData: { bytes: moduleBytes, memory, control, index, args: GEMM_ARGS },
+        workerData: {
+          bytes: moduleBytes,
+          memory,
+          control,
+          index,
+          args: GEMM_ARGS,
+          functions: HELPER_FUNCTIONS,
+        },
       });
       worker.unref();
       // A helper that dies (it should not) fails the next product at its start; a
@@ -79,8 +90,10 @@ export function nodeGemmHelpers(count: number): GemmHelpersFactory {
     let started = 0;
     const helpers: GemmHelpers = {
       count,
-      start(args, ranges) {
+      start(fn, args, ranges) {
         if (alive < count) throw new Error('@ssd/backend: a GEMM helper thread has stopped');
+        ctl[FUNCTION] = fn;
+        ctl.fill(0, ARGS, ARGS + GEMM_ARGS);
         ctl.set(args, ARGS);
         for (let i = 0; i < count; i++) {
           const [m0, m1] = ranges[i] ?? [0, 0];

@@ -12,7 +12,7 @@ import { expectArrayClose, testRng } from '@ssd/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { conv2DBackpropFilterWasm } from './kernels/Conv2DBackpropFilter';
 import { conv2DOnHeap } from './kernels/Conv2D';
-import { gemmFor } from './kernels/gemm';
+import { configureWasmGemm, gemmFor } from './kernels/gemm';
 import { hasHeapOffsets, type HeapBackend } from './kernels/heap';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 
@@ -89,6 +89,58 @@ cases.push({
     [0, 0],
     [4, 4],
     [4, 4],
+    [0, 0],
+  ],
+});
+// Deep: by Winograd here; with Winograd off (its own test) the forward conv
+// (3×3×344 = 3096) and the input gradient's (3×3×352) run tap by tap (GemmCall.split).
+const deep: Case = {
+  batch: 1,
+  height: 4,
+  width: 3,
+  inChannels: 344,
+  outChannels: 352,
+  kernel: 3,
+  stride: 1,
+  pad: 'same',
+};
+cases.push(deep);
+
+// Winograd F(2×2, 3×3) (3×3 stride 1, ≥ 32 channels each way), forward and input
+// gradient: odd sizes (partial tiles), a partial last panel (40 outputs), channels
+// not a multiple of 8 (36), 'valid' and an uneven explicit pad.
+cases.push({
+  batch: 2,
+  height: 9,
+  width: 7,
+  inChannels: 32,
+  outChannels: 40,
+  kernel: 3,
+  stride: 1,
+  pad: 'same',
+});
+cases.push({
+  batch: 1,
+  height: 8,
+  width: 10,
+  inChannels: 36,
+  outChannels: 32,
+  kernel: 3,
+  stride: 1,
+  pad: 'valid',
+});
+cases.push({
+  batch: 1,
+  height: 6,
+  width: 5,
+  inChannels: 32,
+  outChannels: 32,
+  kernel: 3,
+  stride: 1,
+  pad: [
+    [0, 0],
+    [2, 0],
+    [1, 2],
     [0, 0],
   ],
 });
@@ -272,6 +324,10 @@ describe('wasm training kernels', () => {
       'a filter wide enough to be packed (96 outputs over 90 rows)',
       { dilation: 1, pad: 'same' as const, kernel: 3, inChannels: 10, outChannels: 96 },
     ],
+    [
+      'a deep reduction run tap by tap (3×3×352), dilation 2',
+      { dilation: 2, pad: 'same' as const, kernel: 3, inChannels: 352, outChannels: 16 },
+    ],
   ] as Array<
     [
       string,
@@ -358,6 +414,56 @@ describe('wasm training kernels', () => {
       ) as tf.Tensor;
     expect(dw.shape).toEqual([3, 3, 0, 2]);
     tf.dispose([x, filter, empty, emptyFilter, bias, z, dw]);
+  });
+
+  it('runs 3×3 stride-1 convolutions of ≥ 32 channels by Winograd, or directly when switched off', async () => {
+    const c = cases.find((k) => k.inChannels === 32 && k.outChannels === 40)!;
+    const forward = async () => {
+      const { x, w, r } = convInputs(c, 13);
+      const y = tf.conv2d(x, w, c.stride, c.pad);
+      const out = (await y.data()) as Float32Array;
+      tf.dispose([x, w, r, y]);
+      return out;
+    };
+    await tf.setBackend('cpu');
+    const expected = await forward();
+    await tf.setBackend('wasm');
+    const winograd = await forward();
+    expect(configureWasmGemm({ winograd: false }).winograd).toBe(false);
+    try {
+      const direct = await forward();
+      expectArrayClose(winograd, expected, relativeTolerance(expected));
+      expectArrayClose(direct, expected, relativeTolerance(expected));
+      // The two routes sum in different orders: some last bits differ.
+      expect(Array.from(winograd)).not.toEqual(Array.from(direct));
+      // With Winograd off, the deep case's reductions run tap by tap.
+      const want = await (async () => {
+        await tf.setBackend('cpu');
+        const g = await convGrads(deep, 7);
+        await tf.setBackend('wasm');
+        return g;
+      })();
+      const got = await convGrads(deep, 7);
+      expectArrayClose(got.dx, want.dx, relativeTolerance(want.dx));
+      expectArrayClose(got.dw, want.dw, relativeTolerance(want.dw));
+    } finally {
+      configureWasmGemm({ winograd: true });
+    }
+  });
+
+  it('frees every Winograd workspace: one new data id per call', async () => {
+    await tf.setBackend('wasm');
+    const backend = tf.backend();
+    const x = tf.ones([2, 9, 9, 32]);
+    const w = tf.ones([3, 3, 32, 32]);
+    const dy = tf.ones([2, 9, 9, 32]);
+    const before = backend.numDataIds();
+    const y = tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, 'same');
+    const dx = tf.conv2dTranspose(dy as tf.Tensor4D, w as tf.Tensor4D, [2, 9, 9, 32], 1, 'same');
+    expect(backend.numDataIds()).toBe(before + 2);
+    // 3×3 = 9 taps of 32 ones, at the centre.
+    expect((await y.data())[4 * 32 * 9 + 4 * 32]).toBe(288);
+    tf.dispose([x, w, dy, y, dx]);
   });
 
   it.each([2, 1])(

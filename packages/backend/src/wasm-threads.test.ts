@@ -35,7 +35,14 @@ describe('enableWasmThreads', () => {
     expect(one.gemm).toEqual({ fused: hasRelaxedSimd(), threads: 1 });
     expect(two.gemm).toEqual({ fused: hasRelaxedSimd(), threads: 2 });
     const names = Object.keys(one.results);
-    expect(names).toEqual(['conv', 'convStride2', 'fusedBiasRelu', 'matMul', 'convGradients']);
+    expect(names).toEqual([
+      'conv',
+      'convStride2',
+      'fusedBiasRelu',
+      'matMul',
+      'winograd',
+      'convGradients',
+    ]);
     for (const name of names) {
       expect(two.results[name]!.sha256, name).toBe(one.results[name]!.sha256);
     }

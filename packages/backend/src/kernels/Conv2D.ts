@@ -7,13 +7,29 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 
-import { BIAS, gemmFor, RELU, type Gemm } from './gemm';
+import { BIAS, gemmFor, RELU, winogradEnabled, type Gemm } from './gemm';
 import { heapOffset, type HeapBackend } from './heap';
 import { KernelScope } from './kernel-scope';
-import { packPanels, PANEL } from './panels';
+import { packedFilterAt } from './filter-cache';
+import { PANEL } from './panels';
+import { winogradConv2D, winogradTiles } from './winograd';
 
 /** Wider filters are packed. */
 const MAX_UNPACKED = 64;
+/**
+ * Reductions whose panel of the filter (K·8 values) is larger than this run tap by
+ * tap: measured on SSD300's K = 4608 layers (3×3×512), 12–19 % faster on 1 and 2
+ * threads; no gain at K = 2304 (`tools/bench/wasm-conv.mjs --full`).
+ */
+const SPLIT_PANEL_BYTES = 96 * 1024;
+/**
+ * 3×3 stride-1 convolutions with at least this many input and output channels run
+ * by Winograd's F(2×2, 3×3) (`winograd.ts`). Measured against the direct GEMM
+ * convolution on one thread, the filter transformed each call (as in training):
+ * 32 → 32 channels 1.19× faster, 16 → 32 0.98×, 16 → 16 0.76×; SSD300's layers
+ * (filter kept, inference) 1.5–2.1× (`tools/bench/wasm-conv.mjs`).
+ */
+const WINOGRAD_MIN_CHANNELS = 32;
 
 /** A `[CO]` bias padded with zeros to whole panels. */
 function padBias(scope: KernelScope, bias: TensorInfo, CO: number): TensorInfo {
@@ -111,11 +127,30 @@ function convolve(
     return out;
   }
 
-  // Zero padding as the convolution's; never less than every window needs.
+  // Winograd for 3×3 stride-1 convolutions wide enough to gain (see WINOGRAD_MIN_CHANNELS).
+  const winograd =
+    winogradEnabled() &&
+    KH === 3 &&
+    KW === 3 &&
+    sh === 1 &&
+    sw === 1 &&
+    dh === 1 &&
+    dw === 1 &&
+    C % 4 === 0 &&
+    CO % 4 === 0 &&
+    Math.min(C, CO) >= WINOGRAD_MIN_CHANNELS;
+  // Zero padding as the convolution's; never less than every window (or, for
+  // Winograd, every 4×4 tile) needs.
   const top = padInfo.top;
   const left = padInfo.left;
-  const bottom = Math.max(0, (Ho - 1) * sh + EH - top - H);
-  const right = Math.max(0, (Wo - 1) * sw + EW - left - W);
+  const bottom = Math.max(
+    0,
+    winograd ? 2 * winogradTiles(Ho) + 2 - top - H : (Ho - 1) * sh + EH - top - H,
+  );
+  const right = Math.max(
+    0,
+    winograd ? 2 * winogradTiles(Wo) + 2 - left - W : (Wo - 1) * sw + EW - left - W,
+  );
   const xp =
     top + bottom + left + right > 0
       ? scope.run(
@@ -134,21 +169,37 @@ function convolve(
       : x;
   const Hp = H + top + bottom;
   const Wp = W + left + right;
+  if (winograd) {
+    const biasPadded = bias != null ? padBias(scope, bias, CO) : null;
+    winogradConv2D(scope, gemm, {
+      xp,
+      Hp,
+      Wp,
+      B,
+      C,
+      CO,
+      Ho,
+      Wo,
+      filter,
+      bias: biasPadded,
+      relu,
+      out,
+    });
+    return out;
+  }
   // The filter as it is ([K, CO] row-major) where CO fills whole panels and its rows
   // are short; else packed, one panel's K·8 values contiguous (a panel of a wide
   // filter read in place touches a page every few reduction steps).
-  const packed =
-    CO % PANEL === 0 && CO <= MAX_UNPACKED
-      ? filter
-      : packPanels(scope, gemm, filter, KH * KW * C, CO);
-  const biasPadded = bias != null ? padBias(scope, bias, CO) : null;
-
-  // Offsets after every allocation (they do not move when the heap grows).
+  // (Offsets do not move when the heap grows.)
   const F = Float32Array.BYTES_PER_ELEMENT;
   const K = KH * KW * C;
-  const bp = heapOffset(scope.backend, packed);
-  const Bs = packed === filter ? CO * F : PANEL * F;
-  const PS = packed === filter ? PANEL * F : K * PANEL * F;
+  const inPlace = CO % PANEL === 0 && CO <= MAX_UNPACKED;
+  const bp = inPlace
+    ? heapOffset(scope.backend, filter)
+    : packedFilterAt(scope, gemm, filter, K, CO);
+  const Bs = inPlace ? CO * F : PANEL * F;
+  const PS = inPlace ? PANEL * F : K * PANEL * F;
+  const biasPadded = bias != null ? padBias(scope, bias, CO) : null;
   const biasAt = biasPadded != null ? heapOffset(scope.backend, biasPadded) : 0;
   const flags = (biasPadded != null ? BIAS : 0) | (relu ? RELU : 0);
   const xAt = heapOffset(scope.backend, xp);
@@ -162,10 +213,14 @@ function convolve(
     gemm.run({ ...operands, ...rows });
     return out;
   }
-  // One product per image: rows are output pixels, in groups of an output row. Without
-  // a dilation across, a tap row's KW·C values are one contiguous run of the input.
-  const taps = dw === 1 ? { KW: 1, TW: 0, Kc: KW * C } : { KW, TW: dw * C * F };
+  // One product per image: rows are output pixels, in groups of an output row.
+  // A deep reduction runs tap by tap (see GemmCall.split): a panel's whole reduction
+  // no longer fits the first-level cache. Else, without a dilation across, a tap row's
+  // KW·C values are one contiguous run of the input.
+  const split = CO % PANEL === 0 && KH * KW > 1 && K * PANEL * F > SPLIT_PANEL_BYTES;
+  const taps = dw === 1 && !split ? { KW: 1, TW: 0, Kc: KW * C } : { KW, TW: dw * C * F };
   gemm.run({
+    split,
     ...operands,
     ...taps,
     a: xAt,

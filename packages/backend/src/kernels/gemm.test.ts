@@ -10,6 +10,7 @@ import {
   gemmModuleBytes,
   hasRelaxedSimd,
   RELU,
+  type Gemm,
   type GemmCall,
 } from './gemm';
 import { heapOffset, type HeapBackend } from './heap';
@@ -63,6 +64,39 @@ function product(arena: Float32Array, p: Call): Float64Array {
 }
 
 const F = Float32Array.BYTES_PER_ELEMENT;
+
+/** Runs `call` (pointers and strides in floats) on the float arena `arena`. */
+function runOn(gemm: Gemm, arena: tf.Tensor, call: Call): void {
+  const at = heapOffset(tf.backend(), arena);
+  const bytes = (n: number) => n * F;
+  gemm.run({
+    a: at + bytes(call.a),
+    S: bytes(call.S),
+    Wm: call.Wm,
+    R: bytes(call.R),
+    Ks: bytes(call.Ks),
+    KH: call.KH,
+    KW: call.KW,
+    TH: bytes(call.TH),
+    TW: bytes(call.TW),
+    Kc: call.Kc,
+    bp: at + bytes(call.bp),
+    Bs: bytes(call.Bs),
+    PS: bytes(call.PS),
+    c: at + bytes(call.c),
+    ldc: bytes(call.ldc),
+    M: call.M,
+    N: call.N,
+    bias: at + bytes(call.bias),
+    flags: call.flags,
+    reps: call.reps ?? 1,
+    aRep: bytes(call.aRep ?? 0),
+    bRep: bytes(call.bRep ?? 0),
+    cRep: bytes(call.cRep ?? 0),
+    split: call.split ?? false,
+  });
+}
+
 const ARENA = 3000;
 const engine = (globalThis as unknown as { WebAssembly: { validate(b: Uint8Array): boolean } })
   .WebAssembly;
@@ -194,6 +228,85 @@ const calls: Array<[string, Call]> = [
       cRep: 30,
     },
   ],
+  [
+    'tap by tap (split): 2×3 taps, groups of 5 rows, packed B, 16 columns, bias + ReLU',
+    {
+      a: 0,
+      S: 6,
+      Wm: 5,
+      R: 40,
+      Ks: 1,
+      KH: 2,
+      KW: 3,
+      TH: 40,
+      TW: 6,
+      Kc: 6,
+      bp: 800,
+      Bs: 8,
+      PS: 36 * 8,
+      c: 1500,
+      ldc: 16,
+      M: 13,
+      N: 16,
+      bias: 1400,
+      flags: BIAS | RELU,
+      split: true,
+    },
+  ],
+  [
+    'tap by tap, accumulated onto C (20 of 24 columns), two repetitions',
+    {
+      a: 0,
+      S: 3,
+      Wm: 4,
+      R: 16,
+      Ks: 1,
+      KH: 2,
+      KW: 2,
+      TH: 16,
+      TW: 2,
+      Kc: 3,
+      bp: 300,
+      Bs: 8,
+      PS: 12 * 8,
+      c: 1200,
+      ldc: 24,
+      M: 9,
+      N: 20,
+      bias: 0,
+      flags: ACCUMULATE | RELU,
+      reps: 2,
+      aRep: 50,
+      bRep: 400,
+      cRep: 240,
+      split: true,
+    },
+  ],
+  [
+    'tap by tap over more rows than a block (300), bias',
+    {
+      a: 0,
+      S: 1,
+      Wm: 300,
+      R: 0,
+      Ks: 1,
+      KH: 1,
+      KW: 2,
+      TH: 0,
+      TW: 1,
+      Kc: 2,
+      bp: 400,
+      Bs: 8,
+      PS: 32,
+      c: 500,
+      ldc: 8,
+      M: 300,
+      N: 8,
+      bias: 450,
+      flags: BIAS,
+      split: true,
+    },
+  ],
 ];
 
 describe('the strided implicit GEMM', () => {
@@ -263,9 +376,13 @@ describe('the strided implicit GEMM', () => {
     };
     expect(() => gemm.run(call)).not.toThrow();
     expect(() => gemm.run({ ...call, M: 4, Kc: 0 })).toThrow(RangeError);
+    // Tap by tap, C holds partial sums: a partial last panel would spill into the next row.
+    expect(() => gemm.run({ ...call, M: 4, N: 12, split: true })).toThrow(RangeError);
     expect(configureWasmGemm({ enabled: false })).toEqual({
       enabled: false,
       fusedMultiplyAdd: true,
+      cachePackedFilters: true,
+      winograd: true,
     });
     expect(gemmFor(backend)).toBeNull();
     configureWasmGemm({ enabled: true, fusedMultiplyAdd: false });
@@ -273,6 +390,24 @@ describe('the strided implicit GEMM', () => {
     configureWasmGemm({ fusedMultiplyAdd: true });
     expect(gemmFor(backend)).toBe(gemm);
   });
+
+  it.each(calls.filter(([, call]) => call.split === true))(
+    'tap by tap gives the bits of one pass: %s',
+    (_name, call) => {
+      const gemm = gemmFor(tf.backend(), { fma: hasRelaxedSimd() })!;
+      const rng = testRng(6);
+      const initial = Float32Array.from({ length: ARENA }, () => rng() * 2 - 1);
+      const [split, whole] = [true, false].map((on) => {
+        const arena = tf.tensor1d(initial);
+        runOn(gemm, arena, { ...call, split: on });
+        const values = arena.dataSync().slice();
+        arena.dispose();
+        return values;
+      });
+      expect(split).toEqual(whole);
+      expect(split).not.toEqual(initial);
+    },
+  );
 
   for (const fma of [false, true]) {
     it.each(calls)(`${fma ? 'fused' : 'multiply + add'}: %s`, (_name, call) => {
@@ -284,33 +419,7 @@ describe('the strided implicit GEMM', () => {
       const values = (backend as unknown as HeapBackend).typedArrayFromHeap(arena) as Float32Array;
       const before = Float32Array.from(values);
       const expected = reference(before, call);
-      const at = heapOffset(backend, arena);
-      const bytes = (n: number) => n * F;
-      gemm.run({
-        a: at + bytes(call.a),
-        S: bytes(call.S),
-        Wm: call.Wm,
-        R: bytes(call.R),
-        Ks: bytes(call.Ks),
-        KH: call.KH,
-        KW: call.KW,
-        TH: bytes(call.TH),
-        TW: bytes(call.TW),
-        Kc: call.Kc,
-        bp: at + bytes(call.bp),
-        Bs: bytes(call.Bs),
-        PS: bytes(call.PS),
-        c: at + bytes(call.c),
-        ldc: bytes(call.ldc),
-        M: call.M,
-        N: call.N,
-        bias: at + bytes(call.bias),
-        flags: call.flags,
-        reps: call.reps ?? 1,
-        aRep: bytes(call.aRep ?? 0),
-        bRep: bytes(call.bRep ?? 0),
-        cRep: bytes(call.cRep ?? 0),
-      });
+      runOn(gemm, arena, call);
       const after = (backend as unknown as HeapBackend).typedArrayFromHeap(arena) as Float32Array;
       // C's rows and columns as the formula gives them; everything else as it was, but
       // the padding of accumulated whole panels (call 3's columns 20–23, summed too).

@@ -31,8 +31,10 @@
  */
 import { backend as activeBackend, type KernelBackend } from '@tensorflow/tfjs-core';
 
+import { setFilterCaching } from './filter-cache';
 import { hasHeapOffsets } from './heap';
 import { emitModule, FuncBuilder, I32, V128 } from './wasm-emit';
+import { winogradInputBody, winogradOutputBody } from './winograd-wasm';
 
 /** `flags` bits of {@link GemmCall}. */
 export const RELU = 1;
@@ -65,6 +67,7 @@ const PARAMS = [
   'bRep',
   'cRep',
   'MB',
+  'split',
 ] as const;
 
 const MAX_ROWS = 4;
@@ -93,12 +96,22 @@ function step(f: FuncBuilder, rows: number, fma: boolean): void {
   }
 }
 
+/** While w ≥ Wm: w −= Wm, g += 1 (a row index's quotient and rest, counted on). */
+function carry(f: FuncBuilder, g: string, w: string): void {
+  f.block().loop();
+  f.get(w).get('Wm').lt().brIf(1);
+  f.get(w).get('Wm').sub().set(w);
+  f.get(g).i32(1).add().set(g);
+  f.br(0);
+  f.end().end();
+}
+
 /** One tile of `rows` rows at row `m`, panel `j` (accumulators to stores). */
 function tile(f: FuncBuilder, rows: number, fma: boolean): void {
   // pc = c + m·ldc + j·4
   f.get('c').get('m').get('ldc').mul().add().get('j').i32(4).mul().add().set('pc');
-  // Accumulators: C (accumulate), the bias, or zero.
-  f.get('flags').i32(ACCUMULATE).and().if();
+  // Accumulators: C (accumulate, or a later chunk of the reduction), the bias, or zero.
+  f.get('ld').if();
   for (let r = 0; r < rows; r++) {
     for (let h = 0; h < 2; h++) {
       f.get('pc');
@@ -123,20 +136,22 @@ function tile(f: FuncBuilder, rows: number, fma: boolean): void {
   f.end();
   f.end();
 
-  // Row r starts at a + g·R + w·S, with (g, w) = (m + r) divided by Wm (rest w).
+  // Row r starts at a + g·R + w·S, with (g, w) = (m + r) divided by Wm (rest w),
+  // counted on from the tile's first row (g0, w0).
   for (let r = 0; r < rows; r++) {
-    f.get('m').i32(r).add().set('w');
-    f.get('w').get('Wm').divU().set('g');
-    f.get('w').get('g').get('Wm').mul().sub().set('w');
-    f.get('a').get('g').get('R').mul().add().get('w').get('S').mul().add().set(`q${r}`);
+    f.get('w0').i32(r).add().set('w');
+    f.get('g0').set('g');
+    carry(f, 'g', 'w');
+    f.get('a').get('g').get('R').mul().add().get('w').get('S').mul().add();
+    f.get('tk').add().set(`q${r}`);
   }
   // The reduction: taps (kh, kw) at offset kh·TH + kw·TW, then Kc elements of each row.
   f.get('pbp').set('pb');
   f.i32(0).set('pk');
-  f.get('KH').set('kh');
+  f.get('KHc').set('kh');
   f.loop();
   f.get('pk').set('pt');
-  f.get('KW').set('kw');
+  f.get('KWc').set('kw');
   f.loop();
   for (let r = 0; r < rows; r++) f.get(`q${r}`).get('pt').add().set(`p${r}`);
   f.get('Kc').set('k');
@@ -156,8 +171,8 @@ function tile(f: FuncBuilder, rows: number, fma: boolean): void {
   f.get('kh').brIf(0);
   f.end();
 
-  // ReLU.
-  f.get('flags').i32(RELU).and().if();
+  // ReLU (after the last chunk).
+  f.get('rl').if();
   for (let r = 0; r < rows; r++) {
     for (let h = 0; h < 2; h++) f.get(acc(r, h)).v128Zero().f32x4Max().set(acc(r, h));
   }
@@ -210,6 +225,16 @@ export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
     'nrem',
     'g',
     'w',
+    'g0',
+    'w0',
+    'ch',
+    'nch',
+    'KHc',
+    'KWc',
+    'tk',
+    'bk',
+    'ld',
+    'rl',
   ];
   for (const l of scalars) {
     f.local(l, I32);
@@ -217,6 +242,17 @@ export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
   for (let r = 0; r < MAX_ROWS; r++) f.local(`p${r}`, I32).local(`q${r}`, I32);
   for (const l of ['av', 'b0', 'b1']) f.local(l, V128);
   for (let r = 0; r < MAX_ROWS; r++) for (let h = 0; h < 2; h++) f.local(acc(r, h), V128);
+
+  // The reduction in one chunk (all taps), or with `split` one chunk per tap (kh, kw).
+  f.get('split').if();
+  f.get('KH').get('KW').mul().set('nch');
+  f.i32(1).set('KHc');
+  f.i32(1).set('KWc');
+  f.else();
+  f.i32(1).set('nch');
+  f.get('KH').set('KHc');
+  f.get('KW').set('KWc');
+  f.end();
 
   // Repetitions (reps ≥ 1), each moving a, bp and c on by aRep, bRep, cRep.
   f.loop();
@@ -229,16 +265,30 @@ export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
   f.get('me').get('M').gt().if();
   f.get('M').set('me');
   f.end();
+  // Chunks of the reduction: the tap's offsets into A (tk) and B's panels (bk); C is
+  // loaded after the first (or always, accumulating) and the ReLU follows the last.
+  f.i32(0).set('ch');
+  f.loop();
+  f.get('ch').get('KW').divU().set('kh');
+  f.get('ch').get('kh').get('KW').mul().sub().set('kw');
+  f.get('kh').get('TH').mul().get('kw').get('TW').mul().add().set('tk');
+  f.get('ch').get('Kc').mul().get('Bs').mul().set('bk');
+  f.get('flags').i32(ACCUMULATE).and().get('ch').add().set('ld');
+  f.get('flags').i32(RELU).and().get('ch').i32(1).add().get('nch').lt().eqz().and().set('rl');
   f.i32(0).set('j');
-  f.get('bp').set('pbp');
+  f.get('bp').get('bk').add().set('pbp');
   f.block().loop();
   f.get('j').get('N').lt().eqz().brIf(1);
   f.get('mb').set('m');
+  f.get('mb').get('Wm').divU().set('g0');
+  f.get('mb').get('g0').get('Wm').mul().sub().set('w0');
   for (const rows of [MAX_ROWS, 1]) {
     f.block().loop();
     f.get('m').i32(rows).add().get('me').le().eqz().brIf(1);
     tile(f, rows, fma);
     f.get('m').i32(rows).add().set('m');
+    f.get('w0').i32(rows).add().set('w0');
+    carry(f, 'g0', 'w0');
     f.br(0);
     f.end().end();
   }
@@ -246,6 +296,9 @@ export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
   f.get('pbp').get('PS').add().set('pbp');
   f.br(0);
   f.end().end();
+  f.get('ch').i32(1).add().set('ch');
+  f.get('ch').get('nch').lt().brIf(0);
+  f.end();
   f.get('me').set('mb');
   f.br(0);
   f.end().end();
@@ -260,6 +313,8 @@ export function gemmModuleBytes(fma: boolean, shared = false): Uint8Array {
       { name: 'igemm', body: f },
       { name: 'pack', body: packBody() },
       { name: 'maxPoolGrad2x2', body: maxPoolGrad2x2Body() },
+      { name: 'winogradInput', body: winogradInputBody() },
+      { name: 'winogradOutput', body: winogradOutputBody() },
     ],
     { shared },
   );
@@ -402,6 +457,13 @@ export interface GemmCall {
   aRep?: number;
   bRep?: number;
   cRep?: number;
+  /**
+   * Run the reduction tap by tap over each block of rows (default false): a tap's
+   * part of B stays in the first-level cache across the block, C holding the partial
+   * sums in between (the same sums in the same order). C's panels must be whole
+   * (N a multiple of 8, or rows padded to one).
+   */
+  split?: boolean;
 }
 
 /** The wasm function's arguments in {@link PARAMS} order, for rows `[m0, m1)`. */
@@ -432,18 +494,34 @@ export function gemmArgs(p: GemmCall, m0: number, m1: number): number[] {
     p.bRep ?? 0,
     p.cRep ?? 0,
     blockRows(p),
+    p.split === true ? 1 : 0,
   ];
 }
 
 /** Rows per block: a multiple of the tile, 16–256, whose reductions take about BLOCK_BYTES. */
 function blockRows(p: GemmCall): number {
-  const rowBytes = p.KH * p.KW * p.Kc * 4;
+  const rowBytes = (p.split === true ? 1 : p.KH * p.KW) * p.Kc * 4;
   return Math.max(16, Math.min(256, Math.floor(BLOCK_BYTES / rowBytes / MAX_ROWS) * MAX_ROWS));
 }
 
 /** Number of arguments of the wasm function, and the index of its first row (`M0`; `M` follows). */
 export const GEMM_ARGS = PARAMS.length;
 export const GEMM_FIRST_ROW_ARG = PARAMS.indexOf('M0');
+
+/**
+ * The module's functions that helper threads run, by index, with the argument
+ * index of the first of their two row-range arguments `[start, end)`. Every
+ * function has at most GEMM_ARGS arguments.
+ */
+export const HELPER_FUNCTIONS: ReadonlyArray<{ readonly name: string; readonly firstRow: number }> =
+  [
+    { name: 'igemm', firstRow: GEMM_FIRST_ROW_ARG },
+    { name: 'winogradInput', firstRow: 2 },
+    { name: 'winogradOutput', firstRow: 2 },
+  ];
+const IGEMM = 0;
+const WINOGRAD_INPUT = 1;
+const WINOGRAD_OUTPUT = 2;
 
 type IGemm = (...args: number[]) => void;
 
@@ -455,8 +533,15 @@ type IGemm = (...args: number[]) => void;
 export interface GemmHelpers {
   /** How many helper threads. */
   readonly count: number;
-  /** Starts helper i on rows `ranges[i]` of the product with arguments `args` (rows ignored). */
-  start(args: readonly number[], ranges: ReadonlyArray<readonly [number, number]>): void;
+  /**
+   * Starts helper i on rows `ranges[i]` of function `fn` of HELPER_FUNCTIONS with
+   * arguments `args` (its row range ignored).
+   */
+  start(
+    fn: number,
+    args: readonly number[],
+    ranges: ReadonlyArray<readonly [number, number]>,
+  ): void;
   /** Returns once every started helper has finished. */
   wait(): void;
 }
@@ -491,6 +576,35 @@ export interface Gemm {
    * a multiple of 4 channels (`C4` = channels / 4), from byte offsets x, dy, dx.
    */
   maxPoolGrad2x2(x: number, dy: number, dx: number, rows: number, Wo: number, C4: number): void;
+  /**
+   * Winograd F(2×2, 3×3)'s input transform (see `winograd-wasm.ts`) of tile rows
+   * `[0, rows)` (rows = images × tilesH).
+   */
+  winogradInput(
+    x: number,
+    v: number,
+    rows: number,
+    tilesH: number,
+    tilesW: number,
+    row: number,
+    image: number,
+    C4: number,
+    plane: number,
+  ): void;
+  /** Winograd F(2×2, 3×3)'s output transform of tile rows `[0, rows)` (see `winograd-wasm.ts`). */
+  winogradOutput(
+    m: number,
+    out: number,
+    rows: number,
+    bias: number,
+    tilesH: number,
+    tilesW: number,
+    Ho: number,
+    Wo: number,
+    C4: number,
+    plane: number,
+    flags: number,
+  ): void;
 }
 
 /** The part of the `WebAssembly` global used here (not in this package's type libraries). */
@@ -539,9 +653,28 @@ export interface WasmGemmOptions {
    * a multiply and an add: slower, and the same bits on every machine.
    */
   fusedMultiplyAdd?: boolean;
+  /**
+   * Keep a packed copy of a filter used more than once (default true), as
+   * inference uses its weights: it saves repacking every wide filter on every call
+   * (~3 % of an SSD300 forward pass) for about the weights' size in wasm memory,
+   * freed with the filter. false frees every kept copy. See `filter-cache.ts`.
+   */
+  cachePackedFilters?: boolean;
+  /**
+   * Run 3×3 stride-1 convolutions of 32 or more input and output channels by
+   * Winograd's F(2×2, 3×3) (default true): 2.25× fewer multiply-adds, results
+   * that differ from a direct convolution's in the last bits. false keeps the
+   * direct convolution for every layer. See `winograd.ts`.
+   */
+  winograd?: boolean;
 }
 
-const settings: Required<WasmGemmOptions> = { enabled: true, fusedMultiplyAdd: true };
+const settings: Required<WasmGemmOptions> = {
+  enabled: true,
+  fusedMultiplyAdd: true,
+  cachePackedFilters: true,
+  winograd: true,
+};
 
 /**
  * Sets how wasm convolutions run, for every kernel call from now on (kernels
@@ -550,7 +683,17 @@ const settings: Required<WasmGemmOptions> = { enabled: true, fusedMultiplyAdd: t
 export function configureWasmGemm(options: WasmGemmOptions): Required<WasmGemmOptions> {
   if (options.enabled !== undefined) settings.enabled = options.enabled;
   if (options.fusedMultiplyAdd !== undefined) settings.fusedMultiplyAdd = options.fusedMultiplyAdd;
+  if (options.winograd !== undefined) settings.winograd = options.winograd;
+  if (options.cachePackedFilters !== undefined) {
+    settings.cachePackedFilters = options.cachePackedFilters;
+    setFilterCaching(options.cachePackedFilters);
+  }
   return { ...settings };
+}
+
+/** Whether convolutions that can run by Winograd's F(2×2, 3×3) do (see {@link WasmGemmOptions}). */
+export function winogradEnabled(): boolean {
+  return settings.winograd;
 }
 
 /**
@@ -636,9 +779,41 @@ export function gemmFor(backend: KernelBackend, options: { fma?: boolean } = {})
 function instantiate(memory: WasmMemory, fused: boolean, shared: boolean): Gemm {
   const bytes = gemmModuleBytes(fused, shared);
   const { exports } = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } });
-  const igemm = exports.igemm as IGemm;
+  const functions = HELPER_FUNCTIONS.map(({ name }) => exports[name] as IGemm);
   const pack = exports.pack as Gemm['pack'];
   const helpers = shared && helpersFactory != null ? helpersFactory(memory, bytes) : null;
+
+  /**
+   * Runs function `fn` over rows `[0, total)` (its range arguments at
+   * HELPER_FUNCTIONS[fn].firstRow), split in multiples of `align` rows with the
+   * helpers where there are any and the work is worth a hand-off.
+   */
+  function spread(fn: number, args: number[], total: number, align: number, work: number): void {
+    const first = HELPER_FUNCTIONS[fn]!.firstRow;
+    const call = (start: number, end: number) => {
+      args[first] = start;
+      args[first + 1] = end;
+      functions[fn]!(...args);
+    };
+    if (helpers == null || helpers.count === 0 || work < MIN_SPLIT_WORK) {
+      call(0, total);
+      return;
+    }
+    const parts = helpers.count + 1;
+    const step = Math.ceil(total / parts / align) * align;
+    const ranges: Array<[number, number]> = [];
+    for (let i = 1; i < parts; i++) {
+      ranges.push([Math.min(total, i * step), Math.min(total, (i + 1) * step)]);
+    }
+    helpers.start(fn, args, ranges);
+    try {
+      call(0, Math.min(total, step));
+    } finally {
+      // Never hand the heap back while a helper may still write to it.
+      helpers.wait();
+    }
+  }
+
   return {
     fused,
     threads: 1 + (helpers?.count ?? 0),
@@ -646,30 +821,25 @@ function instantiate(memory: WasmMemory, fused: boolean, shared: boolean): Gemm 
       if (K > 0 && P > 0) pack(src, dst, K, P);
     },
     maxPoolGrad2x2: exports.maxPoolGrad2x2 as Gemm['maxPoolGrad2x2'],
+    winogradInput(x, v, rows, tilesH, tilesW, row, image, C4, plane) {
+      const args = [x, v, 0, 0, tilesH, tilesW, row, image, C4, plane];
+      spread(WINOGRAD_INPUT, args, rows, 1, rows * tilesW * C4 * 64);
+    },
+    winogradOutput(m, out, rows, bias, tilesH, tilesW, Ho, Wo, C4, plane, flags) {
+      const args = [m, out, 0, 0, bias, tilesH, tilesW, Ho, Wo, C4, plane, flags];
+      spread(WINOGRAD_OUTPUT, args, rows, 1, rows * tilesW * C4 * 64);
+    },
     run(call) {
       if (call.M <= 0 || call.N <= 0) return;
       if (call.KH < 1 || call.KW < 1 || call.Kc < 1 || (call.reps ?? 1) < 1) {
         throw new RangeError('@ssd/backend: a GEMM with an empty reduction or no repetitions');
       }
+      if (call.split === true && call.N % 8 !== 0 && (call.flags & ACCUMULATE) === 0) {
+        throw new RangeError('@ssd/backend: a split GEMM needs whole panels in C');
+      }
       const work = call.M * call.N * call.KH * call.KW * call.Kc * (call.reps ?? 1);
-      if (helpers == null || helpers.count === 0 || work < MIN_SPLIT_WORK) {
-        igemm(...gemmArgs(call, 0, call.M));
-        return;
-      }
       // Rows split in whole tiles: every output is summed the same way on any thread.
-      const parts = helpers.count + 1;
-      const step = Math.ceil(call.M / parts / MAX_ROWS) * MAX_ROWS;
-      const ranges: Array<[number, number]> = [];
-      for (let i = 1; i < parts; i++) {
-        ranges.push([Math.min(call.M, i * step), Math.min(call.M, (i + 1) * step)]);
-      }
-      helpers.start(gemmArgs(call, 0, 0), ranges);
-      try {
-        igemm(...gemmArgs(call, 0, Math.min(call.M, step)));
-      } finally {
-        // Never hand the heap back while a helper may still write to it.
-        helpers.wait();
-      }
+      spread(IGEMM, gemmArgs(call, 0, 0), call.M, MAX_ROWS, work);
     },
   };
 }

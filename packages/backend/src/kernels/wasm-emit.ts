@@ -226,6 +226,10 @@ export class FuncBuilder {
     return this.simd(0xe4);
   }
 
+  f32x4Sub(): this {
+    return this.simd(0xe5);
+  }
+
   f32x4Mul(): this {
     return this.simd(0xe6);
   }
