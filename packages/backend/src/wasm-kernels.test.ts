@@ -418,13 +418,14 @@ describe('wasm training kernels', () => {
 
   it('runs 3×3 stride-1 convolutions of ≥ 32 channels by Winograd, or directly when switched off', async () => {
     const c = cases.find((k) => k.inChannels === 32 && k.outChannels === 40)!;
-    const forward = async () => {
-      const { x, w, r } = convInputs(c, 13);
-      const y = tf.conv2d(x, w, c.stride, c.pad);
+    const forwardOf = async (k: Case) => {
+      const { x, w, r } = convInputs(k, 13);
+      const y = tf.conv2d(x, w, k.stride, k.pad);
       const out = (await y.data()) as Float32Array;
       tf.dispose([x, w, r, y]);
       return out;
     };
+    const forward = () => forwardOf(c);
     await tf.setBackend('cpu');
     const expected = await forward();
     await tf.setBackend('wasm');
@@ -436,6 +437,16 @@ describe('wasm training kernels', () => {
       expectArrayClose(direct, expected, relativeTolerance(expected));
       // The two routes sum in different orders: some last bits differ.
       expect(Array.from(winograd)).not.toEqual(Array.from(direct));
+      // More tiles than one chunk of the workspace holds (3 chunks of 31, 31 and 2
+      // tile rows, one across the two images).
+      const big = { ...c, batch: 2, height: 64, width: 62, outChannels: 36 };
+      configureWasmGemm({ winograd: true });
+      const chunked = await forwardOf(big);
+      await tf.setBackend('cpu');
+      const bigExpected = await forwardOf(big);
+      await tf.setBackend('wasm');
+      expectArrayClose(chunked, bigExpected, relativeTolerance(bigExpected));
+      configureWasmGemm({ winograd: false });
       // With Winograd off, the deep case's reductions run tap by tap.
       const want = await (async () => {
         await tf.setBackend('cpu');

@@ -578,12 +578,13 @@ export interface Gemm {
   maxPoolGrad2x2(x: number, dy: number, dx: number, rows: number, Wo: number, C4: number): void;
   /**
    * Winograd F(2×2, 3×3)'s input transform (see `winograd-wasm.ts`) of tile rows
-   * `[0, rows)` (rows = images × tilesH).
+   * `[r0, r1)` (of images × tilesH); `v` is where tile row 0's would go (mod 2³²).
    */
   winogradInput(
     x: number,
     v: number,
-    rows: number,
+    r0: number,
+    r1: number,
     tilesH: number,
     tilesW: number,
     row: number,
@@ -591,11 +592,15 @@ export interface Gemm {
     C4: number,
     plane: number,
   ): void;
-  /** Winograd F(2×2, 3×3)'s output transform of tile rows `[0, rows)` (see `winograd-wasm.ts`). */
+  /**
+   * Winograd F(2×2, 3×3)'s output transform of tile rows `[r0, r1)` (see
+   * `winograd-wasm.ts`); `m` is where tile row 0's products would be (mod 2³²).
+   */
   winogradOutput(
     m: number,
     out: number,
-    rows: number,
+    r0: number,
+    r1: number,
     bias: number,
     tilesH: number,
     tilesW: number,
@@ -784,30 +789,37 @@ function instantiate(memory: WasmMemory, fused: boolean, shared: boolean): Gemm 
   const helpers = shared && helpersFactory != null ? helpersFactory(memory, bytes) : null;
 
   /**
-   * Runs function `fn` over rows `[0, total)` (its range arguments at
+   * Runs function `fn` over rows `[start, end)` (its range arguments at
    * HELPER_FUNCTIONS[fn].firstRow), split in multiples of `align` rows with the
    * helpers where there are any and the work is worth a hand-off.
    */
-  function spread(fn: number, args: number[], total: number, align: number, work: number): void {
+  function spread(
+    fn: number,
+    args: number[],
+    start: number,
+    end: number,
+    align: number,
+    work: number,
+  ): void {
     const first = HELPER_FUNCTIONS[fn]!.firstRow;
-    const call = (start: number, end: number) => {
-      args[first] = start;
-      args[first + 1] = end;
+    const call = (from: number, to: number) => {
+      args[first] = from;
+      args[first + 1] = to;
       functions[fn]!(...args);
     };
     if (helpers == null || helpers.count === 0 || work < MIN_SPLIT_WORK) {
-      call(0, total);
+      call(start, end);
       return;
     }
     const parts = helpers.count + 1;
-    const step = Math.ceil(total / parts / align) * align;
+    const step = Math.ceil((end - start) / parts / align) * align;
     const ranges: Array<[number, number]> = [];
     for (let i = 1; i < parts; i++) {
-      ranges.push([Math.min(total, i * step), Math.min(total, (i + 1) * step)]);
+      ranges.push([Math.min(end, start + i * step), Math.min(end, start + (i + 1) * step)]);
     }
     helpers.start(fn, args, ranges);
     try {
-      call(0, Math.min(total, step));
+      call(start, Math.min(end, start + step));
     } finally {
       // Never hand the heap back while a helper may still write to it.
       helpers.wait();
@@ -821,13 +833,13 @@ function instantiate(memory: WasmMemory, fused: boolean, shared: boolean): Gemm 
       if (K > 0 && P > 0) pack(src, dst, K, P);
     },
     maxPoolGrad2x2: exports.maxPoolGrad2x2 as Gemm['maxPoolGrad2x2'],
-    winogradInput(x, v, rows, tilesH, tilesW, row, image, C4, plane) {
+    winogradInput(x, v, r0, r1, tilesH, tilesW, row, image, C4, plane) {
       const args = [x, v, 0, 0, tilesH, tilesW, row, image, C4, plane];
-      spread(WINOGRAD_INPUT, args, rows, 1, rows * tilesW * C4 * 64);
+      spread(WINOGRAD_INPUT, args, r0, r1, 1, (r1 - r0) * tilesW * C4 * 64);
     },
-    winogradOutput(m, out, rows, bias, tilesH, tilesW, Ho, Wo, C4, plane, flags) {
+    winogradOutput(m, out, r0, r1, bias, tilesH, tilesW, Ho, Wo, C4, plane, flags) {
       const args = [m, out, 0, 0, bias, tilesH, tilesW, Ho, Wo, C4, plane, flags];
-      spread(WINOGRAD_OUTPUT, args, rows, 1, rows * tilesW * C4 * 64);
+      spread(WINOGRAD_OUTPUT, args, r0, r1, 1, (r1 - r0) * tilesW * C4 * 64);
     },
     run(call) {
       if (call.M <= 0 || call.N <= 0) return;
@@ -839,7 +851,7 @@ function instantiate(memory: WasmMemory, fused: boolean, shared: boolean): Gemm 
       }
       const work = call.M * call.N * call.KH * call.KW * call.Kc * (call.reps ?? 1);
       // Rows split in whole tiles: every output is summed the same way on any thread.
-      spread(IGEMM, gemmArgs(call, 0, 0), call.M, MAX_ROWS, work);
+      spread(IGEMM, gemmArgs(call, 0, 0), 0, call.M, MAX_ROWS, work);
     },
   };
 }

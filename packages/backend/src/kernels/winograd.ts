@@ -92,67 +92,97 @@ export interface WinogradConv {
   out: TensorInfo;
 }
 
+/**
+ * Bytes of transformed inputs and products (V and M) one pass may take: tile rows
+ * are transformed, multiplied and transformed back in chunks of about this much,
+ * so the workspace stays small (SSD300's first layer would need 184 MB at once)
+ * and a chunk's V is read back while still in cache.
+ */
+const CHUNK_BYTES = 4 * 2 ** 20;
+/**
+ * Fewest tiles a chunk holds: each chunk reads the whole transformed filter (16·C·CO
+ * values) for 32·tiles·C·CO multiply-adds, so chunks of at least 512 tiles keep
+ * that traffic small against the arithmetic.
+ */
+const MIN_CHUNK_TILES = 512;
+
 /** The convolution by F(2×2, 3×3) into `out`; C and CO multiples of 4. */
 export function winogradConv2D(scope: KernelScope, gemm: Gemm, p: WinogradConv): void {
   const { B, C, CO, Ho, Wo } = p;
   const tilesH = winogradTiles(Ho);
   const tilesW = winogradTiles(Wo);
-  const T = B * tilesH * tilesW;
+  const rows = B * tilesH;
+  const tileBytes = 16 * (C + CO) * F;
+  const tiles = Math.max(MIN_CHUNK_TILES, Math.floor(CHUNK_BYTES / tileBytes));
+  const chunk = Math.max(1, Math.min(rows, Math.floor(tiles / tilesW)));
+  const T = chunk * tilesW;
   const wasm = scope.backend as unknown as HeapBackend;
   const v = scope.keepOut(wasm.makeOutput([16 * T * C], 'float32'));
   const m = scope.keepOut(wasm.makeOutput([16 * T * CO], 'float32'));
   const u = cachedFilterAt(scope, p.filter, 'winograd', transformedBytes(C, CO), (heap, dst) =>
     transformFilter(heap, heapOffset(scope.backend, p.filter), dst, C, CO),
   );
+  const xAt = heapOffset(scope.backend, p.xp);
+  const outAt = heapOffset(scope.backend, p.out);
+  const biasAt = p.bias != null ? heapOffset(scope.backend, p.bias) : 0;
+  const flags = (p.bias != null ? 4 : 0) | (p.relu ? 1 : 0);
   const vAt = heapOffset(scope.backend, v);
   const mAt = heapOffset(scope.backend, m);
-  gemm.winogradInput(
-    heapOffset(scope.backend, p.xp),
-    vAt,
-    B * tilesH,
-    tilesH,
-    tilesW,
-    p.Wp * C * F,
-    p.Hp * p.Wp * C * F,
-    C / 4,
-    T * C * F,
-  );
-  gemm.run({
-    a: vAt,
-    S: C * F,
-    Wm: T,
-    R: 0,
-    Ks: F,
-    KH: 1,
-    KW: 1,
-    TH: 0,
-    TW: 0,
-    Kc: C,
-    bp: u,
-    Bs: PANEL * F,
-    PS: C * PANEL * F,
-    c: mAt,
-    ldc: CO * F,
-    M: T,
-    N: CO,
-    bias: 0,
-    flags: 0,
-    reps: 16,
-    aRep: T * C * F,
-    bRep: Math.ceil(CO / PANEL) * C * PANEL * F,
-    cRep: T * CO * F,
-  });
-  gemm.winogradOutput(
-    mAt,
-    heapOffset(scope.backend, p.out),
-    B * tilesH,
-    p.bias != null ? heapOffset(scope.backend, p.bias) : 0,
-    tilesH,
-    tilesW,
-    Ho,
-    Wo,
-    CO / 4,
-    T * CO * F,
-    (p.bias != null ? 4 : 0) | (p.relu ? 1 : 0),
-  );
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const r1 = Math.min(rows, r0 + chunk);
+    // Where tile row 0 would be in V and M, so that row r0 lands at their start.
+    const vBase = (vAt - r0 * tilesW * C * F) | 0;
+    const mBase = (mAt - r0 * tilesW * CO * F) | 0;
+    gemm.winogradInput(
+      xAt,
+      vBase,
+      r0,
+      r1,
+      tilesH,
+      tilesW,
+      p.Wp * C * F,
+      p.Hp * p.Wp * C * F,
+      C / 4,
+      T * C * F,
+    );
+    gemm.run({
+      a: vAt,
+      S: C * F,
+      Wm: T,
+      R: 0,
+      Ks: F,
+      KH: 1,
+      KW: 1,
+      TH: 0,
+      TW: 0,
+      Kc: C,
+      bp: u,
+      Bs: PANEL * F,
+      PS: C * PANEL * F,
+      c: mAt,
+      ldc: CO * F,
+      M: (r1 - r0) * tilesW,
+      N: CO,
+      bias: 0,
+      flags: 0,
+      reps: 16,
+      aRep: T * C * F,
+      bRep: Math.ceil(CO / PANEL) * C * PANEL * F,
+      cRep: T * CO * F,
+    });
+    gemm.winogradOutput(
+      mBase,
+      outAt,
+      r0,
+      r1,
+      biasAt,
+      tilesH,
+      tilesW,
+      Ho,
+      Wo,
+      CO / 4,
+      T * CO * F,
+      flags,
+    );
+  }
 }
