@@ -1,7 +1,9 @@
-// This package's GEMM convolution against tfjs-backend-wasm's stock XNNPACK one, side by
-// side in one run: a fused conv2d (3×3, `same`, bias + ReLU) per layer, the stock kernel
-// and ours alternating call by call (registerWasmTrainingKernels / unregister), on one
-// thread. Prints the median ms of each, GFLOP/s (2·MACs of the convolution) and the ratio.
+// This package's convolutions against tfjs-backend-wasm's stock XNNPACK one, side by
+// side in one run: a fused conv2d (3×3, `same`, bias + ReLU) per layer, the stock kernel,
+// ours on the direct GEMM (configureWasmGemm({ winograd: false })) and ours by Winograd's
+// F(2×2, 3×3) (layers of ≥ 32 channels) alternating call by call
+// (registerWasmTrainingKernels / unregister), on one thread. Prints the median ms of
+// each, GFLOP/s (2·MACs of the direct convolution) and the best speed-up.
 //
 //   npx nx run-many -t build && node tools/bench/wasm-conv.mjs [--reps 15] [--full]
 //
@@ -12,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
-import { hasRelaxedSimd, registerWasmTrainingKernels } from '@ssd/backend';
+import { configureWasmGemm, hasRelaxedSimd, registerWasmTrainingKernels } from '@ssd/backend';
 
 const { values } = parseArgs({
   options: {
@@ -52,7 +54,10 @@ console.log(
   `fused conv2d 3×3 same + bias + ReLU, wasm, 1 thread, median of ${reps}; relaxed SIMD: ${hasRelaxedSimd()}`,
 );
 console.log(
-  'layer                      stock ms   ours ms   stock GFLOP/s  ours GFLOP/s  stock/ours',
+  'GFLOP/s: 2·MACs of the direct convolution per second (Winograd does 2.25× fewer multiply-adds)',
+);
+console.log(
+  'layer                      XNNPACK ms  GEMM ms  Winograd ms   XNNPACK GF/s  GEMM GF/s  Winograd GF/s  best speed-up',
 );
 for (const [B, S, C, CO] of layers) {
   const x = tf.randomUniform([B, S, S, C], -1, 1);
@@ -67,23 +72,33 @@ for (const [B, S, C, CO] of layers) {
     y.dispose();
     return ms;
   };
+  // Winograd runs where both channel counts are ≥ 32 (the kept, transformed filter, as
+  // in inference; the GEMM's packed filter is kept too).
+  const winograd = Math.min(C, CO) >= 32;
   const stock = [];
-  const mine = [];
-  for (let r = -1; r < reps; r++) {
+  const gemm = [];
+  const wino = [];
+  for (let r = -2; r < reps; r++) {
     ours.unregister();
     const s = once();
     ours = registerWasmTrainingKernels();
-    const m = once();
+    configureWasmGemm({ winograd: false });
+    const g = once();
+    configureWasmGemm({ winograd: true });
+    const w = winograd ? once() : null;
     if (r >= 0) {
       stock.push(s);
-      mine.push(m);
+      gemm.push(g);
+      if (w != null) wino.push(w);
     }
   }
   const gflop = (2 * B * S * S * 9 * C * CO) / 1e9;
-  const [s, m] = [median(stock), median(mine)];
+  const [s, g] = [median(stock), median(gemm)];
+  const w = winograd ? median(wino) : null;
   const name = `${B}×${S}×${S}, ${C} → ${CO}`.padEnd(26);
+  const rate = (ms) => ((gflop / ms) * 1000).toFixed(1);
   console.log(
-    `${name} ${s.toFixed(2).padStart(8)} ${m.toFixed(2).padStart(9)} ${((gflop / s) * 1000).toFixed(1).padStart(14)} ${((gflop / m) * 1000).toFixed(1).padStart(13)} ${(s / m).toFixed(2).padStart(11)}`,
+    `${name} ${s.toFixed(2).padStart(10)} ${g.toFixed(2).padStart(8)} ${(w == null ? '—' : w.toFixed(2)).padStart(12)} ${rate(s).padStart(14)} ${rate(g).padStart(10)} ${(w == null ? '—' : rate(w)).padStart(14)} ${(s / Math.min(g, w ?? g)).toFixed(2).padStart(14)}`,
   );
   tf.dispose([x, filter, bias]);
 }
