@@ -9,7 +9,7 @@ import {
   util,
 } from '@tensorflow/tfjs-core';
 import { expectArrayClose, testRng } from '@ssd/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { conv2DBackpropFilterWasm } from './kernels/Conv2DBackpropFilter';
 import { conv2DOnHeap } from './kernels/Conv2D';
 import { configureWasmGemm, gemmFor } from './kernels/gemm';
@@ -92,6 +92,19 @@ cases.push({
     [0, 0],
   ],
 });
+// Stride 2 with 32 channels each way: the forward conv runs on the GEMM, its input
+// gradient (the zero-interleaved output gradient, convolved at stride 1) by Winograd.
+cases.push({
+  batch: 1,
+  height: 9,
+  width: 8,
+  inChannels: 32,
+  outChannels: 32,
+  kernel: 3,
+  stride: 2,
+  pad: 'same',
+});
+
 // Deep: by Winograd here; with Winograd off (its own test) the forward conv
 // (3×3×344 = 3096) and the input gradient's (3×3×352) run tap by tap (GemmCall.split).
 const deep: Case = {
@@ -429,10 +442,32 @@ describe('wasm training kernels', () => {
     await tf.setBackend('cpu');
     const expected = await forward();
     await tf.setBackend('wasm');
+    // Which routes run: the GEMM's calls (split or not) and the Winograd transforms.
+    const gemm = gemmFor(tf.backend())!;
+    const { run, winogradInput } = gemm;
+    const calls: Array<{ split: boolean; reps: number }> = [];
+    let transforms = 0;
+    gemm.run = (call) => {
+      calls.push({ split: call.split === true, reps: call.reps ?? 1 });
+      run.call(gemm, call);
+    };
+    gemm.winogradInput = (...args) => {
+      transforms++;
+      winogradInput.apply(gemm, args);
+    };
+    onTestFinished(() => {
+      gemm.run = run;
+      gemm.winogradInput = winogradInput;
+    });
+    // (convInputs runs the convolution once for its output shape: two calls each.)
     const winograd = await forward();
+    expect(transforms).toBe(2);
+    expect(calls).toEqual(new Array(2).fill({ split: false, reps: 16 }));
+    calls.length = 0;
     expect(configureWasmGemm({ winograd: false }).winograd).toBe(false);
     try {
       const direct = await forward();
+      expect(calls).toEqual(new Array(2).fill({ split: false, reps: 2 }));
       expectArrayClose(winograd, expected, relativeTolerance(expected));
       expectArrayClose(direct, expected, relativeTolerance(expected));
       // The two routes sum in different orders: some last bits differ.
@@ -441,7 +476,9 @@ describe('wasm training kernels', () => {
       // tile rows, one across the two images).
       const big = { ...c, batch: 2, height: 64, width: 62, outChannels: 36 };
       configureWasmGemm({ winograd: true });
+      transforms = 0;
       const chunked = await forwardOf(big);
+      expect(transforms).toBe(6);
       await tf.setBackend('cpu');
       const bigExpected = await forwardOf(big);
       await tf.setBackend('wasm');
@@ -454,7 +491,12 @@ describe('wasm training kernels', () => {
         await tf.setBackend('wasm');
         return g;
       })();
+      calls.length = 0;
+      transforms = 0;
       const got = await convGrads(deep, 7);
+      // The forward conv (twice) and the input gradient's, tap by tap; none by Winograd.
+      expect(calls.filter((k) => k.split)).toHaveLength(3);
+      expect(transforms).toBe(0);
       expectArrayClose(got.dx, want.dx, relativeTolerance(want.dx));
       expectArrayClose(got.dw, want.dw, relativeTolerance(want.dw));
     } finally {

@@ -11,7 +11,7 @@ import { enableWasmThreads, MAX_WASM_THREADS } from './wasm-threads';
 
 interface OpsRun {
   threads: number;
-  gemm: { fused: boolean; threads: number } | null;
+  gemm: { fused: boolean; threads: number; keptFilterBytes: number } | null;
   results: Record<string, { sha256: string; head: number[] }>;
 }
 
@@ -32,8 +32,8 @@ describe('enableWasmThreads', () => {
     expect(one.threads).toBe(1);
     expect(two.threads).toBe(2);
     // The convolutions' GEMM splits its rows with one helper thread on the threaded build.
-    expect(one.gemm).toEqual({ fused: hasRelaxedSimd(), threads: 1 });
-    expect(two.gemm).toEqual({ fused: hasRelaxedSimd(), threads: 2 });
+    expect(one.gemm).toEqual({ fused: hasRelaxedSimd(), threads: 1, keptFilterBytes: 0 });
+    expect(two.gemm).toEqual({ fused: hasRelaxedSimd(), threads: 2, keptFilterBytes: 0 });
     const names = Object.keys(one.results);
     expect(names).toEqual([
       'conv',

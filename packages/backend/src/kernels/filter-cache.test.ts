@@ -4,7 +4,7 @@ import { testRng } from '@ssd/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { registerWasmTrainingKernels } from '../wasm-kernels';
-import { configureWasmGemm } from './gemm';
+import { configureWasmGemm, wasmGemmInfo } from './gemm';
 import { keptFilters } from './filter-cache';
 
 const values = (n: number, seed: number) => {
@@ -77,6 +77,50 @@ describe('the packed-filter cache', () => {
     filter.dispose();
     expect(keptFilters(backend)).toBe(base);
     input.dispose();
+  });
+
+  it('keeps a reshaped view of a kept filter apart (the same data id, another shape)', () => {
+    const backend = tf.backend();
+    const input = x();
+    const filter = tf.tensor4d(filterValues, [3, 3, 8, 72]);
+    conv(input, filter);
+    conv(input, filter);
+    const base = keptFilters(backend);
+    // [3, 3, 8, 72] read as [3, 3, 16, 36]: other panels of the same values.
+    const view = tf.reshape(filter, [3, 3, 16, 36]) as tf.Tensor4D;
+    const wide = tf.tensor4d(values(2 * 5 * 6 * 16, 5), [2, 5, 6, 16]);
+    const fresh = tf.tensor4d(filterValues, [3, 3, 16, 36]);
+    const want = conv(wide, fresh);
+    expect(conv(wide, view)).toEqual(want);
+    expect(conv(wide, view)).toEqual(want);
+    expect(keptFilters(backend)).toBe(base + 1);
+    expect(conv(wide, view)).toEqual(want);
+    tf.dispose([input, filter, view, wide, fresh]);
+    expect(keptFilters(backend)).toBe(base - 1);
+  });
+
+  it('keeps a Winograd filter and its reshaped view ([3, 3, 32, 72] as [3, 3, 72, 32]) apart', () => {
+    const backend = tf.backend();
+    const wValues = values(3 * 3 * 32 * 72, 6);
+    const filter = tf.tensor4d(wValues, [3, 3, 32, 72]);
+    const view = tf.reshape(filter, [3, 3, 72, 32]) as tf.Tensor4D;
+    const narrow = tf.tensor4d(values(1 * 6 * 7 * 32, 7), [1, 6, 7, 32]);
+    const wide = tf.tensor4d(values(1 * 6 * 7 * 72, 8), [1, 6, 7, 72]);
+    const fresh = tf.tensor4d(wValues, [3, 3, 72, 32]);
+    const want = conv(wide, fresh);
+    const base = keptFilters(backend);
+    conv(narrow, filter);
+    conv(narrow, filter);
+    expect(keptFilters(backend)).toBe(base + 1);
+    expect(conv(wide, view)).toEqual(want);
+    expect(conv(wide, view)).toEqual(want);
+    expect(conv(wide, view)).toEqual(want);
+    expect(keptFilters(backend)).toBe(base + 2);
+    expect(wasmGemmInfo(backend)?.keptFilterBytes).toBeGreaterThanOrEqual(
+      2 * 16 * 32 * 72 * Float32Array.BYTES_PER_ELEMENT,
+    );
+    tf.dispose([filter, view, narrow, wide, fresh]);
+    expect(keptFilters(backend)).toBe(base);
   });
 
   it('agrees with cpu on a kept filter', async () => {

@@ -32,8 +32,8 @@ interface FilterCache {
   readonly backend: WasmInternals;
   /** Filters transformed once, by kind of transform. */
   readonly seen: WeakMap<DataId, Set<string>>;
-  /** Transformed filters kept: heap byte offsets by kind. */
-  readonly kept: Map<DataId, Map<string, number>>;
+  /** Transformed filters kept: heap byte offsets and sizes by kind. */
+  readonly kept: Map<DataId, Map<string, { at: number; bytes: number }>>;
 }
 
 const caches = new Map<KernelBackend, FilterCache>();
@@ -62,7 +62,7 @@ function cacheOf(backend: KernelBackend): FilterCache | null {
     const kept = cache.kept.get(dataId);
     if (kept !== undefined && !this.dataIdMap.has(dataId)) {
       cache.kept.delete(dataId);
-      for (const at of kept.values()) this.wasm._free(at);
+      for (const { at } of kept.values()) this.wasm._free(at);
     }
     return result;
   };
@@ -82,7 +82,8 @@ function cacheOf(backend: KernelBackend): FilterCache | null {
  * The heap byte offset of `filter` transformed by `fill` (which writes `bytes`
  * bytes at byte `dst` of the heap `heap`) for the GEMM: a kept copy from an
  * earlier call, a copy made now and kept (the filter's second use), or a scope
- * temporary. `kind` names the transform (a filter may be kept in more than one).
+ * temporary. `kind` names the transform and the shape it reads the values as (a
+ * filter may be kept in more than one; reshaped views share their data id).
  */
 export function cachedFilterAt(
   scope: KernelScope,
@@ -94,15 +95,20 @@ export function cachedFilterAt(
   const cache = enabled ? cacheOf(scope.backend) : null;
   if (cache != null) {
     const kept = cache.kept.get(filter.dataId)?.get(kind);
-    if (kept !== undefined) return kept;
+    if (kept !== undefined) return kept.at;
     let seen = cache.seen.get(filter.dataId);
     if (seen?.has(kind) === true) {
       const at = cache.backend.wasm._malloc(bytes) >>> 0;
       if (at === 0) throw new RangeError('@ssd/backend: out of wasm memory keeping a filter');
-      fill(cache.backend.wasm.HEAPU8.buffer, at);
+      try {
+        fill(cache.backend.wasm.HEAPU8.buffer, at);
+      } catch (error) {
+        cache.backend.wasm._free(at);
+        throw error;
+      }
       let kinds = cache.kept.get(filter.dataId);
       if (kinds == null) cache.kept.set(filter.dataId, (kinds = new Map()));
-      kinds.set(kind, at);
+      kinds.set(kind, { at, bytes });
       return at;
     }
     if (seen == null) cache.seen.set(filter.dataId, (seen = new Set()));
@@ -126,7 +132,7 @@ export function packedFilterAt(
   K: number,
   N: number,
 ): number {
-  return cachedFilterAt(scope, filter, 'panels', packedBytes(K, N), (heap, dst) =>
+  return cachedFilterAt(scope, filter, `panels ${K}×${N}`, packedBytes(K, N), (heap, dst) =>
     packPanelsAt(heap, gemm, heapOffset(scope.backend, filter), dst, K, N),
   );
 }
@@ -137,7 +143,7 @@ export function setFilterCaching(on: boolean): void {
   if (on) return;
   for (const cache of caches.values()) {
     for (const kinds of cache.kept.values()) {
-      for (const at of kinds.values()) cache.backend.wasm._free(at);
+      for (const { at } of kinds.values()) cache.backend.wasm._free(at);
     }
     cache.kept.clear();
   }
@@ -147,5 +153,14 @@ export function setFilterCaching(on: boolean): void {
 export function keptFilters(backend: KernelBackend): number {
   let n = 0;
   for (const kinds of caches.get(backend)?.kept.values() ?? []) n += kinds.size;
+  return n;
+}
+
+/** Bytes of the transformed filters `backend` keeps (tests, diagnostics). */
+export function keptFilterBytes(backend: KernelBackend): number {
+  let n = 0;
+  for (const kinds of caches.get(backend)?.kept.values() ?? []) {
+    for (const { bytes } of kinds.values()) n += bytes;
+  }
   return n;
 }

@@ -31,7 +31,7 @@
  */
 import { backend as activeBackend, type KernelBackend } from '@tensorflow/tfjs-core';
 
-import { setFilterCaching } from './filter-cache';
+import { keptFilterBytes, setFilterCaching } from './filter-cache';
 import { hasHeapOffsets } from './heap';
 import { emitModule, FuncBuilder, I32, V128 } from './wasm-emit';
 import { winogradInputBody, winogradOutputBody } from './winograd-wasm';
@@ -659,10 +659,12 @@ export interface WasmGemmOptions {
    */
   fusedMultiplyAdd?: boolean;
   /**
-   * Keep a packed copy of a filter used more than once (default true), as
-   * inference uses its weights: it saves repacking every wide filter on every call
-   * (~3 % of an SSD300 forward pass) for about the weights' size in wasm memory,
-   * freed with the filter. false frees every kept copy. See `filter-cache.ts`.
+   * Keep a packed (or Winograd-transformed) copy of a filter used more than once
+   * (default true), as inference uses its weights: it saves repacking every wide
+   * filter on every call (~3 % of an SSD300 forward pass, more with Winograd) for up
+   * to 16/9 of the weights' size in wasm memory (a Winograd copy is 16/9 of its
+   * filter; one used both ways is kept twice), freed with the filter and not counted
+   * by `tf.memory()`. false frees every kept copy. See `filter-cache.ts`.
    */
   cachePackedFilters?: boolean;
   /**
@@ -736,6 +738,11 @@ export interface WasmGemmInfo {
   fused: boolean;
   /** Threads a large product runs on: 1, or 1 + the helpers of `enableWasmThreads` (Node). */
   threads: number;
+  /**
+   * Bytes of wasm memory held by kept filters (see `cachePackedFilters` of
+   * {@link WasmGemmOptions}), which `tf.memory()` does not count.
+   */
+  keptFilterBytes: number;
 }
 
 /**
@@ -746,8 +753,11 @@ export interface WasmGemmInfo {
  * kernels then run.
  */
 export function wasmGemmInfo(backend?: KernelBackend): WasmGemmInfo | null {
-  const gemm = gemmFor(backend ?? activeBackend());
-  return gemm == null ? null : { fused: gemm.fused, threads: gemm.threads };
+  const target = backend ?? activeBackend();
+  const gemm = gemmFor(target);
+  return gemm == null
+    ? null
+    : { fused: gemm.fused, threads: gemm.threads, keptFilterBytes: keptFilterBytes(target) };
 }
 
 /** Per memory, per variant (fused or not). */

@@ -119,7 +119,8 @@ export function winogradConv2D(scope: KernelScope, gemm: Gemm, p: WinogradConv):
   const wasm = scope.backend as unknown as HeapBackend;
   const v = scope.keepOut(wasm.makeOutput([16 * T * C], 'float32'));
   const m = scope.keepOut(wasm.makeOutput([16 * T * CO], 'float32'));
-  const u = cachedFilterAt(scope, p.filter, 'winograd', transformedBytes(C, CO), (heap, dst) =>
+  const kind = `winograd ${C}×${CO}`;
+  const u = cachedFilterAt(scope, p.filter, kind, transformedBytes(C, CO), (heap, dst) =>
     transformFilter(heap, heapOffset(scope.backend, p.filter), dst, C, CO),
   );
   const xAt = heapOffset(scope.backend, p.xp);
