@@ -9,12 +9,13 @@ import {
   util,
 } from '@tensorflow/tfjs-core';
 import { expectArrayClose, testRng } from '@ssd/testing';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { conv2DBackpropFilterWasm } from './kernels/Conv2DBackpropFilter';
 import { conv2DOnHeap } from './kernels/Conv2D';
 import { configureWasmGemm, gemmFor } from './kernels/gemm';
 import { hasHeapOffsets, type HeapBackend } from './kernels/heap';
 import { registerWasmTrainingKernels } from './wasm-kernels';
+import { onWasmWithTrainingKernels } from './wasm-test-setup';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 interface Case {
@@ -272,15 +273,7 @@ function relativeTolerance(expected: Float32Array) {
 }
 
 describe('wasm training kernels', () => {
-  let initial: string;
-  beforeAll(async () => {
-    initial = tf.getBackend();
-    registerWasmTrainingKernels();
-    expect(await tf.setBackend('wasm')).toBe(true);
-  });
-  afterAll(async () => {
-    await tf.setBackend(initial);
-  });
+  onWasmWithTrainingKernels();
 
   it.each(cases.map((c) => [JSON.stringify(c), c] as const))(
     'conv2d gradients agree with cpu within 1e-4 relative: %s',

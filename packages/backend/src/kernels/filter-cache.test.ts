@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-wasm';
 import { testRng } from '@ssd/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-import { registerWasmTrainingKernels } from '../wasm-kernels';
+import { onWasmWithTrainingKernels } from '../wasm-test-setup';
 import { configureWasmGemm, wasmGemmInfo } from './gemm';
 import { keptFilters } from './filter-cache';
 
@@ -13,15 +13,7 @@ const values = (n: number, seed: number) => {
 };
 
 describe('the packed-filter cache', () => {
-  let initial: string;
-  beforeAll(async () => {
-    initial = tf.getBackend();
-    registerWasmTrainingKernels();
-    expect(await tf.setBackend('wasm')).toBe(true);
-  });
-  afterAll(async () => {
-    await tf.setBackend(initial);
-  });
+  onWasmWithTrainingKernels();
 
   // 72 outputs: a filter wide enough to be packed, with a partial last panel.
   const x = () => tf.tensor4d(values(2 * 5 * 6 * 8, 1), [2, 5, 6, 8]);
