@@ -18,8 +18,9 @@ import { winogradConv2D, winogradTiles } from './winograd';
 const MAX_UNPACKED = 64;
 /**
  * Reductions whose panel of the filter (K·8 values) is larger than this run tap by
- * tap: measured on SSD300's K = 4608 layers (3×3×512), 12–19 % faster on 1 and 2
- * threads; no gain at K = 2304 (`tools/bench/wasm-conv.mjs --full`).
+ * tap. Measured 2026-12-01 with the two routes alternating call by call (the direct
+ * GEMM, the filter kept): SSD300's K = 4608 layers (3×3×512, and fc6's dilated
+ * 3×3×512 → 1024) 10–19 % faster on 1 and 2 threads; K = 2304 and 1152 6–10 % slower.
  */
 const SPLIT_PANEL_BYTES = 96 * 1024;
 /**
