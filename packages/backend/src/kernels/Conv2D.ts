@@ -170,8 +170,8 @@ function convolve(
       : x;
   const Hp = H + top + bottom;
   const Wp = W + left + right;
+  const biasPadded = bias != null ? padBias(scope, bias, CO) : null;
   if (winograd) {
-    const biasPadded = bias != null ? padBias(scope, bias, CO) : null;
     winogradConv2D(scope, gemm, {
       xp,
       Hp,
@@ -200,7 +200,6 @@ function convolve(
     : packedFilterAt(scope, gemm, filter, K, CO);
   const Bs = inPlace ? CO * F : PANEL * F;
   const PS = inPlace ? PANEL * F : K * PANEL * F;
-  const biasPadded = bias != null ? padBias(scope, bias, CO) : null;
   const biasAt = biasPadded != null ? heapOffset(scope.backend, biasPadded) : 0;
   const flags = (biasPadded != null ? BIAS : 0) | (relu ? RELU : 0);
   const xAt = heapOffset(scope.backend, xp);

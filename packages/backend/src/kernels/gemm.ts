@@ -467,7 +467,7 @@ export interface GemmCall {
 }
 
 /** The wasm function's arguments in {@link PARAMS} order, for rows `[m0, m1)`. */
-export function gemmArgs(p: GemmCall, m0: number, m1: number): number[] {
+function gemmArgs(p: GemmCall, m0: number, m1: number): number[] {
   return [
     p.a,
     p.S,
@@ -506,7 +506,7 @@ function blockRows(p: GemmCall): number {
 
 /** Number of arguments of the wasm function, and the index of its first row (`M0`; `M` follows). */
 export const GEMM_ARGS = PARAMS.length;
-export const GEMM_FIRST_ROW_ARG = PARAMS.indexOf('M0');
+const GEMM_FIRST_ROW_ARG = PARAMS.indexOf('M0');
 
 /**
  * The module's functions that helper threads run, by index, with the argument
